@@ -1,0 +1,52 @@
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
+from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Role, Team, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    fieldsets = BaseUserAdmin.fieldsets + ((_("CRM"), {"fields": ("team", "language")}),)
+    add_fieldsets = BaseUserAdmin.add_fieldsets + (
+        (_("CRM"), {"fields": ("first_name", "last_name", "email", "team", "groups")}),
+    )
+    list_display = ("username", "get_full_name", "email", "team", "is_active", "is_staff")
+    list_filter = ("team", "groups", "is_active", "is_staff")
+    list_select_related = ("team",)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "member_count", "created_at")
+    search_fields = ("name",)
+    filter_horizontal = ("managers",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_member_count=Count("members"))
+
+    @admin.display(description=_("members"), ordering="_member_count")
+    def member_count(self, obj: Team) -> int:
+        return obj._member_count
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(BaseGroupAdmin):
+    """Groups are the roles; show each role's translated name next to its stable key."""
+
+    list_display = ("name", "role_label")
+
+    @admin.display(description=_("role"))
+    def role_label(self, obj: Group) -> str:
+        return str(dict(Role.choices).get(obj.name, "—"))
+
+
+admin.site.site_header = _("CRM administration")
+admin.site.site_title = _("CRM administration")
+admin.site.index_title = _("Users, teams and roles")

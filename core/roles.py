@@ -1,0 +1,49 @@
+"""What each role may do, declared in one place.
+
+Roles are Django groups named after `Role` values. `sync_role_permissions` adds every
+permission listed here to its group; it runs from the data migration that creates the
+groups and after every `migrate` (post_migrate), so permissions of models added by later
+migrations reach their roles too. It only adds: permissions an admin granted by hand in
+the admin stay.
+"""
+
+from core.models import Role
+
+# "app_label.codename" per role. Later apps extend these lists with their own models.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.ADMIN: [
+        "core.add_user",
+        "core.change_user",
+        "core.delete_user",
+        "core.view_user",
+        "core.add_team",
+        "core.change_team",
+        "core.delete_team",
+        "core.view_team",
+        "auth.add_group",
+        "auth.change_group",
+        "auth.delete_group",
+        "auth.view_group",
+        "auth.view_permission",
+    ],
+    Role.SALES_MANAGER: ["core.view_user", "core.view_team"],
+    Role.SALES_REP: ["core.view_team"],
+    Role.CUSTOMER_SERVICE: ["core.view_team"],
+}
+
+
+def sync_role_permissions(group_model, permission_model) -> None:
+    """Create the role groups if missing and add their declared permissions.
+
+    Takes the models as arguments so a data migration can pass historical ones.
+    Permissions that do not exist yet (their app is not migrated) are skipped.
+    """
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=str(role))
+        wanted = [tuple(p.split(".", 1)) for p in perms]
+        found = permission_model.objects.none()
+        for app_label, codename in wanted:
+            found = found | permission_model.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            )
+        group.permissions.add(*found)

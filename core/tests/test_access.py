@@ -1,0 +1,36 @@
+"""Every page requires login, except the login page itself and the language switch."""
+
+import pytest
+
+from core.tests.url_walk import walk_urls
+
+PUBLIC = {"login", "core:set_language", "core:health"}
+ALL_URLS = sorted({u for u in walk_urls() if u.name not in PUBLIC}, key=lambda u: u.path)
+
+
+def test_the_url_walk_finds_the_project_pages():
+    names = {u.name for u in ALL_URLS}
+    assert {"core:home", "customers:index", "logout", "password_change", "admin:index"} <= names
+    assert len(ALL_URLS) > 20  # the admin alone has dozens
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ALL_URLS, ids=lambda u: u.name)
+def test_anonymous_user_is_sent_to_a_login_page_from_every_url(client, url):
+    response = client.get(url.path)
+    assert response.status_code == 302, f"{url.path} answered {response.status_code}"
+    location = response["Location"]
+    assert location.startswith("/accounts/login/") or location.startswith("/admin/login/"), location
+
+
+@pytest.mark.django_db
+def test_anonymous_post_to_logout_does_not_fail(client):
+    response = client.post("/accounts/logout/")
+    assert response.status_code in (200, 302)
+
+
+@pytest.mark.django_db
+def test_health_check_answers_without_login(client):
+    response = client.get("/healthz/")
+    assert response.status_code == 200
+    assert response.content == b"ok"

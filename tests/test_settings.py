@@ -1,0 +1,67 @@
+"""Production settings (DEBUG off) refuse to start without their secrets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROD_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 50,
+    "FIELD_ENCRYPTION_KEYS": "dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0wMDAwMDE=",
+    "BLIND_INDEX_KEY": "y" * 40,
+    "ALLOWED_HOSTS": "crm.example.com",
+    "DATABASE_URL": "sqlite:////tmp/never-created.sqlite3",
+    "ENV_FILE": "",  # a developer's .env must not fill the gaps under test
+}
+
+
+def _start(env_overrides: dict[str, str | None]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in PROD_ENV and not k.startswith("TEST_")}
+    env.update(PROD_ENV)
+    for key, value in env_overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    env["DJANGO_SETTINGS_MODULE"] = "crm.settings"
+    code = "import django; django.setup(); print('started')"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_production_settings_start_with_every_key():
+    result = _start({})
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"])
+def test_production_settings_refuse_to_start_without_a_key(missing):
+    result = _start({missing: None})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"The environment variable {missing} is not set" in result.stderr
+
+
+def test_development_mode_starts_without_keys():
+    result = _start(
+        {"DEBUG": "true", "SECRET_KEY": None, "FIELD_ENCRYPTION_KEYS": None, "BLIND_INDEX_KEY": None}
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_settings_are_hardened():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, "
+        "s.SECURE_HSTS_SECONDS > 0, s.CELERY_TASK_ALWAYS_EAGER)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
+    env.update(PROD_ENV, DJANGO_SETTINGS_MODULE="crm.settings", CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "True", "True", "True", "True", "False"], result.stderr
