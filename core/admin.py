@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from core.models import Role, Team, User
+from core.models import AuditLog, Role, Team, User
 
 
 @admin.register(User)
@@ -50,3 +50,23 @@ class RoleGroupAdmin(BaseGroupAdmin):
 admin.site.site_header = _("CRM administration")
 admin.site.site_title = _("CRM administration")
 admin.site.index_title = _("Users, teams and roles")
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    """Read-only: nobody adds, edits or deletes audit entries, superusers included."""
+
+    list_display = ("at", "actor", "action", "object_type", "object_repr", "field", "ip_address")
+    list_filter = ("action", "object_type", "at")
+    search_fields = ("object_repr", "object_id", "actor__username", "ip_address")
+    list_select_related = ("actor",)
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,7 +1,12 @@
+import re
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+_HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 class Role(models.TextChoices):
@@ -59,8 +64,13 @@ class User(AbstractUser):
         swappable = "AUTH_USER_MODEL"
 
     def __str__(self) -> str:
-        full = self.get_full_name()
-        return full or self.username
+        return self.get_full_name() or self.username
+
+    def get_full_name(self) -> str:
+        # Chinese names read family name first, without a space: 李小明.
+        if _HAN.search(self.first_name + self.last_name):
+            return f"{self.last_name}{self.first_name}".strip()
+        return super().get_full_name()
 
     def has_role(self, role: Role | str) -> bool:
         return any(g.name == str(role) for g in self.groups.all())
@@ -69,3 +79,69 @@ class User(AbstractUser):
     def role_labels(self) -> list[str]:
         labels = dict(Role.choices)
         return [str(labels[g.name]) for g in self.groups.all() if g.name in labels]
+
+
+class AuditLogQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("The audit log is append-only.")
+
+    def delete(self):
+        raise PermissionError("The audit log is append-only.")
+
+
+class AuditLog(models.Model):
+    """Append-only record of sensitive actions: who did what to which record, from where.
+
+    Written through core.audit.audit_log(); never updated or deleted (also not in the admin).
+    """
+
+    class Action(models.TextChoices):
+        REVEAL = "reveal", _("Revealed a sensitive field")
+        DELETE = "delete", _("Deleted")
+        RESTORE = "restore", _("Restored")
+        PURGE = "purge", _("Purged")
+        MERGE = "merge", _("Merged")
+        OWNER_CHANGE = "owner_change", _("Changed owner")
+        BULK_ACTION = "bulk_action", _("Bulk action")
+        KEY_ROTATION = "key_rotation", _("Rotated encryption keys")
+
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("who"),
+        related_name="+",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+    )
+    action = models.CharField(_("action"), max_length=30, choices=Action.choices)
+    object_type = models.CharField(_("record type"), max_length=50, blank=True)
+    object_id = models.CharField(_("record ID"), max_length=50, blank=True)
+    object_repr = models.CharField(_("record"), max_length=200, blank=True)
+    field = models.CharField(_("field"), max_length=50, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    objects = AuditLogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at"]
+        indexes = [
+            # "What happened to this record?" on the record's pages.
+            models.Index(fields=["object_type", "object_id", "-at"], name="audit_object_idx"),
+            # Admin filter by person.
+            models.Index(fields=["actor", "-at"], name="audit_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.get_action_display()} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The audit log is append-only.")

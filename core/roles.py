@@ -9,7 +9,30 @@ the admin stay.
 
 from core.models import Role
 
+_CUSTOMER_ALL = [
+    "customers.view_customer",
+    "customers.add_customer",
+    "customers.change_customer",
+    "customers.delete_customer",
+    "customers.view_sensitive",
+    "customers.change_customer_owner",
+    "customers.view_all_customers",
+    "customers.merge_customer",
+    "customers.purge_customer",
+    "customers.export_customer",
+    "customers.view_contact",
+    "customers.add_contact",
+    "customers.change_contact",
+    "customers.delete_contact",
+    "customers.view_tag",
+    "customers.add_tag",
+    "customers.change_tag",
+    "customers.delete_tag",
+    "customers.view_customermerge",
+]
+
 # "app_label.codename" per role. Later apps extend these lists with their own models.
+# Record-level scope (own / team / all customers) is in CustomerQuerySet.visible_to().
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.ADMIN: [
         "core.add_user",
@@ -25,10 +48,40 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.delete_group",
         "auth.view_group",
         "auth.view_permission",
+        "core.view_auditlog",
+        *_CUSTOMER_ALL,
     ],
-    Role.SALES_MANAGER: ["core.view_user", "core.view_team"],
-    Role.SALES_REP: ["core.view_team"],
-    Role.CUSTOMER_SERVICE: ["core.view_team"],
+    # Team scope; may change owners (reassign within the team), merge and export.
+    Role.SALES_MANAGER: [
+        "core.view_user",
+        "core.view_team",
+        *(p for p in _CUSTOMER_ALL if p not in ("customers.view_all_customers", "customers.purge_customer")),
+    ],
+    # Own customers: create, edit basic information, delete to the recycle bin; no owner
+    # changes, merges or exports.
+    Role.SALES_REP: [
+        "core.view_team",
+        "customers.view_customer",
+        "customers.add_customer",
+        "customers.change_customer",
+        "customers.delete_customer",
+        "customers.view_sensitive",
+        "customers.view_contact",
+        "customers.add_contact",
+        "customers.change_contact",
+        "customers.delete_contact",
+        "customers.view_tag",
+        "customers.add_tag",
+    ],
+    # All customers, read-only (may not edit basic information); reveals to call back.
+    Role.CUSTOMER_SERVICE: [
+        "core.view_team",
+        "customers.view_customer",
+        "customers.view_all_customers",
+        "customers.view_sensitive",
+        "customers.view_contact",
+        "customers.view_tag",
+    ],
 }
 
 

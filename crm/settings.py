@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_filters",
+    "simple_history",
     "core",
     "customers",
     "interactions",
@@ -88,6 +90,8 @@ MIDDLEWARE = [
     # Every page requires login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Records who made each change in the customer history.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -182,6 +186,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.heartbeat",
         "schedule": env.float("HEARTBEAT_SCHEDULE_SECONDS", default=300.0),
     },
+    "purge-customer-recycle-bin": {
+        "task": "customers.tasks.purge_expired_customers",
+        "schedule": crontab(hour=3, minute=15),
+    },
 }
 
 # Cache: Redis when configured (shared by web and workers), local memory otherwise.
@@ -227,6 +235,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Customer ledger.
+# Details not confirmed for this many days count as stale (the quarterly re-verification).
+CUSTOMER_INFO_STALE_DAYS = env.int("CUSTOMER_INFO_STALE_DAYS", default=90)
+# Deleted customers stay restorable in the recycle bin for this many days, then are purged.
+CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
+# Lists never count beyond this many rows ("10,000+"): an exact COUNT(*) over a million
+# rows costs more than the page itself.
+LIST_COUNT_LIMIT = env.int("LIST_COUNT_LIMIT", default=10000)
 
 # Demo data: the one documented password of the demo users created by `seed_demo`.
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo-crm-2026")

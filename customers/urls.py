@@ -5,5 +5,26 @@ from customers import views
 app_name = "customers"
 
 urlpatterns = [
-    path("", views.index, name="index"),
+    path("", views.customer_list, name="list"),
+    path("new/", views.customer_create, name="create"),
+    path("bulk/", views.customer_bulk, name="bulk"),
+    path("views/", views.saved_view_create, name="saved_view_create"),
+    path("views/<int:pk>/delete/", views.saved_view_delete, name="saved_view_delete"),
+    path("recycle-bin/", views.recycle_bin, name="recycle_bin"),
+    path("<int:pk>/", views.customer_detail, name="detail"),
+    path("<int:pk>/edit/", views.customer_edit, name="edit"),
+    path("<int:pk>/verify/", views.customer_verify, name="verify"),
+    path("<int:pk>/reveal/<str:field>/", views.customer_reveal, name="reveal"),
+    path("<int:pk>/delete/", views.customer_delete, name="delete"),
+    path("<int:pk>/restore/", views.customer_restore, name="restore"),
+    path("<int:pk>/purge/", views.customer_purge, name="purge"),
+    path("<int:pk>/merge/", views.customer_merge, name="merge"),
+    path("<int:pk>/contacts/new/", views.contact_create, name="contact_create"),
+    path("<int:pk>/contacts/<int:contact_pk>/edit/", views.contact_edit, name="contact_edit"),
+    path("<int:pk>/contacts/<int:contact_pk>/delete/", views.contact_delete, name="contact_delete"),
+    path(
+        "<int:pk>/contacts/<int:contact_pk>/reveal/<str:field>/",
+        views.contact_reveal,
+        name="contact_reveal",
+    ),
 ]

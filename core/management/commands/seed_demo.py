@@ -3,11 +3,14 @@
 Idempotent: running it again creates nothing twice and leaves changed passwords alone.
 """
 
+from importlib import import_module
+
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from core.models import Role, Team
+from core.models import Role, Team, User
 from core.services import user_ensure
 
 DEMO_USERS = [
@@ -43,6 +46,17 @@ class Command(BaseCommand):
             created_count += created
             if role == Role.SALES_MANAGER:
                 teams[team_key].managers.add(user)
+        # Each app may add its demo records in a `demo.py` with `seed(stdout, users)`;
+        # core does not know the apps, it only calls them in INSTALLED_APPS order.
+        users = {u.username: u for u in User.objects.filter(username__in=[d[0] for d in DEMO_USERS])}
+        for app_config in apps.get_app_configs():
+            try:
+                module = import_module(f"{app_config.name}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{app_config.name}.demo":
+                    raise
+                continue
+            module.seed(self.stdout, users)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created_count} users created)."))
         self.stdout.write(f"Demo logins (password for all: {password}):")
         for username, role, *_ in DEMO_USERS:

@@ -1,0 +1,79 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from core.personal_data import mask_email, mask_phone
+from customers.models import Contact, Customer, CustomerMerge, SavedView, Tag
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    # Personal data is edited in the app, where every reveal is logged; never in clear here.
+    fields = ("name", "title", "is_primary")
+    extra = 0
+
+
+@admin.register(Customer)
+class CustomerAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "name",
+        "company",
+        "masked_mobile",
+        "lifecycle_stage",
+        "value_tier",
+        "owner",
+        "team",
+        "created_at",
+    )
+    list_filter = ("lifecycle_stage", "value_tier", "abc_class", "source", "team")
+    list_select_related = ("owner", "team")
+    search_fields = ("name", "company")
+    show_full_result_count = False  # no COUNT(*) over a million rows on every page
+    exclude = Customer.SENSITIVE_FIELDS
+    readonly_fields = (
+        "masked_mobile",
+        "masked_email",
+        "created_at",
+        "created_by",
+        "updated_at",
+        "deleted_at",
+        "merged_into",
+    )
+    raw_id_fields = ("owner",)
+    filter_horizontal = ("tags",)
+    inlines = [ContactInline]
+
+    def get_queryset(self, request):
+        return Customer.objects.all()
+
+    @admin.display(description=_("mobile phone"))
+    def masked_mobile(self, obj: Customer) -> str:
+        return mask_phone(obj.mobile)
+
+    @admin.display(description=_("email"))
+    def masked_email(self, obj: Customer) -> str:
+        return mask_email(obj.email)
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name", "color")
+    search_fields = ("name",)
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "created_at")
+    list_select_related = ("user",)
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(admin.ModelAdmin):
+    list_display = ("merged_at", "survivor", "merged", "merged_by")
+    list_select_related = ("survivor", "merged", "merged_by")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

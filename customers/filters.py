@@ -1,0 +1,95 @@
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Team
+from customers.forms import staff_choices
+from customers.models import Customer, Tag
+from customers.search import search_customers
+
+
+class CustomerFilter(django_filters.FilterSet):
+    """Filters of the customer ledger. Each has an index (see Customer.Meta.indexes)."""
+
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_search",
+        widget=forms.TextInput(attrs={"placeholder": _("Name, company, contact, pinyin, phone or email")}),
+    )
+    lifecycle_stage = django_filters.MultipleChoiceFilter(
+        label=_("lifecycle stage"),
+        choices=Customer.LifecycleStage.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    value_tier = django_filters.MultipleChoiceFilter(
+        label=_("tier"), choices=Customer.ValueTier.choices, widget=forms.CheckboxSelectMultiple
+    )
+    abc_class = django_filters.ChoiceFilter(label=_("ABC class"), choices=Customer.AbcClass.choices[1:])
+    tag = django_filters.ModelChoiceFilter(label=_("tag"), field_name="tags", queryset=Tag.objects.all())
+    owner = django_filters.ModelChoiceFilter(label=_("owner"), queryset=staff_choices())
+    no_owner = django_filters.BooleanFilter(
+        label=_("without owner"), method="filter_no_owner", widget=forms.CheckboxInput
+    )
+    team = django_filters.ModelChoiceFilter(label=_("team"), queryset=Team.objects.all())
+    province = django_filters.CharFilter(label=_("province"))
+    city = django_filters.CharFilter(label=_("city"))
+    source = django_filters.ChoiceFilter(label=_("source"), choices=Customer.Source.choices)
+    created = django_filters.DateFromToRangeFilter(
+        label=_("created between"),
+        field_name="created_at",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
+    last_contacted = django_filters.DateFromToRangeFilter(
+        label=_("last contacted between"),
+        field_name="last_contacted_at",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
+    stale = django_filters.BooleanFilter(
+        label=_("information stale"), method="filter_stale", widget=forms.CheckboxInput
+    )
+
+    class Meta:
+        model = Customer
+        fields = []
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Filter lists show only what the user may filter by.
+        if user is not None and not (user.is_superuser or user.has_perm("customers.view_all_customers")):
+            managed = list(user.managed_teams.values_list("id", flat=True))
+            if managed:
+                self.filters["owner"].queryset = staff_choices().filter(
+                    Q(team_id__in=managed) | Q(pk=user.pk)
+                )
+                self.filters["team"].queryset = Team.objects.filter(pk__in=managed)
+            else:
+                del self.filters["owner"]
+                del self.filters["team"]
+                del self.filters["no_owner"]
+
+    def filter_search(self, queryset, name, value):
+        return search_customers(queryset, value)
+
+    def filter_no_owner(self, queryset, name, value):
+        # An unticked checkbox means "any owner", not "has an owner".
+        return queryset.filter(owner__isnull=True) if value else queryset
+
+    def filter_stale(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.stale()
+
+    @property
+    def active_count(self) -> int:
+        """How many filters (besides the search box) are in use, for the "Filters (3)" badge."""
+        if not self.is_bound or not self.form.is_valid():
+            return 0
+        count = 0
+        for name, value in self.form.cleaned_data.items():
+            if name == "q" or value in (None, "", [], False):
+                continue
+            if isinstance(value, slice) and value.start is None and value.stop is None:
+                continue
+            count += 1
+        return count

@@ -1,0 +1,264 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Team, User
+from core.personal_data import normalize_email, normalize_phone
+from customers.models import Contact, Customer, SavedView, Tag
+from customers.services import MERGE_FIELDS
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+def _clean_phone(value: str) -> str:
+    return normalize_phone(value) if value else ""
+
+
+def _clean_email(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return normalize_email(value)
+    except ValidationError as exc:
+        raise ValidationError(_("Enter a valid email address."), code="invalid_email") from exc
+
+
+def staff_choices():
+    return User.objects.filter(is_active=True).select_related("team").order_by("team__name", "username")
+
+
+class CustomerForm(forms.ModelForm):
+    """Create / edit a customer. Owner and team appear only for users who may change them."""
+
+    tags = forms.ModelMultipleChoiceField(
+        label=_("tags"),
+        queryset=Tag.objects.all(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+    )
+    confirm_duplicate = forms.BooleanField(
+        label=_("Save anyway: this is not the same customer"),
+        required=False,
+    )
+
+    class Meta:
+        model = Customer
+        fields = [
+            "kind",
+            "name",
+            "gender",
+            "birthday",
+            "company",
+            "title",
+            "industry",
+            "mobile",
+            "other_phone",
+            "email",
+            "wechat",
+            "province",
+            "city",
+            "district",
+            "street",
+            "region",
+            "source",
+            "lifecycle_stage",
+            "value_tier",
+            "abc_class",
+            "abc_class_manual",
+            "preferences",
+            "notes",
+            "marketing_consent",
+            "marketing_consent_channel",
+            "owner",
+            "team",
+        ]
+        widgets = {
+            "birthday": DateInput(),
+            "mobile": forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+            "other_phone": forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "off"}),
+            "wechat": forms.TextInput(attrs={"autocomplete": "off"}),
+            "street": forms.TextInput(),
+            "preferences": forms.Textarea(attrs={"rows": 2}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "mobile": _("Chinese mobile (11 digits) or an international number with its + prefix."),
+            "email": _("Stored encrypted; shown masked."),
+        }
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.duplicates = []
+        if self.instance.pk:
+            self.fields["tags"].initial = list(self.instance.tags.all())
+        if user.has_perm("customers.change_customer_owner"):
+            self.fields["owner"].queryset = staff_choices()
+            self.fields["team"].queryset = Team.objects.all()
+            self.fields["team"].help_text = _("Empty: the owner's team.")
+        else:
+            del self.fields["owner"]
+            del self.fields["team"]
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise ValidationError(_("Enter the customer's name."), code="required")
+        return name
+
+    def clean_mobile(self):
+        return _clean_phone(self.cleaned_data["mobile"])
+
+    def clean_other_phone(self):
+        return _clean_phone(self.cleaned_data["other_phone"])
+
+    def clean_email(self):
+        return _clean_email(self.cleaned_data["email"])
+
+    def clean_wechat(self):
+        return self.cleaned_data["wechat"].strip()
+
+    def clean_birthday(self):
+        birthday = self.cleaned_data["birthday"]
+        if birthday and birthday > timezone.localdate():
+            raise ValidationError(_("The birthday cannot be in the future."), code="future_birthday")
+        if birthday and birthday.year < 1900:
+            raise ValidationError(_("Enter a birthday after 1900."), code="old_birthday")
+        return birthday
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == Customer.Kind.COMPANY and not cleaned.get("company"):
+            cleaned["company"] = cleaned.get("name", "")
+        if cleaned.get("marketing_consent") and not cleaned.get("marketing_consent_channel"):
+            self.add_error(
+                "marketing_consent_channel",
+                ValidationError(_("Say how the customer gave consent."), code="consent_channel"),
+            )
+        if not self.errors:
+            from customers.services import customer_duplicates
+
+            self.duplicates = list(
+                customer_duplicates(
+                    mobile=cleaned.get("mobile", ""),
+                    other_phone=cleaned.get("other_phone", ""),
+                    email=cleaned.get("email", ""),
+                    name=cleaned.get("name", ""),
+                    company=cleaned.get("company", ""),
+                    exclude_pk=self.instance.pk,
+                )
+            )
+            if self.duplicates and not cleaned.get("confirm_duplicate") and not self.instance.pk:
+                raise ValidationError(
+                    _("This looks like a customer already on record. Check the matches below."),
+                    code="duplicate",
+                )
+        return cleaned
+
+    def service_data(self) -> dict:
+        """Cleaned values for the customer services (no tags, no form-only fields)."""
+        return {k: v for k, v in self.cleaned_data.items() if k not in ("tags", "confirm_duplicate")}
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ["name", "title", "phone", "email", "wechat", "is_primary"]
+        widgets = {
+            "phone": forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "off"}),
+        }
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise ValidationError(_("Enter the contact's name."), code="required")
+        return name
+
+    def clean_phone(self):
+        return _clean_phone(self.cleaned_data["phone"])
+
+    def clean_email(self):
+        return _clean_email(self.cleaned_data["email"])
+
+
+class SavedViewForm(forms.ModelForm):
+    class Meta:
+        model = SavedView
+        fields = ["name", "query"]
+        widgets = {"query": forms.HiddenInput()}
+
+
+class BulkActionForm(forms.Form):
+    ACTIONS = [
+        ("assign_owner", _("Assign owner")),
+        ("add_tag", _("Add tag")),
+        ("remove_tag", _("Remove tag")),
+        ("set_stage", _("Change lifecycle stage")),
+        ("delete", _("Delete (to the recycle bin)")),
+    ]
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
+    ids = forms.CharField(required=False, widget=forms.HiddenInput())
+    select_all = forms.BooleanField(required=False, widget=forms.HiddenInput())
+    query = forms.CharField(required=False, widget=forms.HiddenInput())
+    owner = forms.ModelChoiceField(label=_("owner"), queryset=User.objects.none(), required=False)
+    tag = forms.ModelChoiceField(label=_("tag"), queryset=Tag.objects.all(), required=False)
+    stage = forms.ChoiceField(
+        label=_("lifecycle stage"),
+        choices=[("", "---------"), *Customer.LifecycleStage.choices],
+        required=False,
+    )
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = staff_choices()
+
+    def clean_ids(self) -> list[int]:
+        raw = self.cleaned_data["ids"]
+        try:
+            return [int(i) for i in raw.split(",") if i.strip()]
+        except ValueError as exc:
+            raise ValidationError(_("Invalid selection."), code="invalid_ids") from exc
+
+    def clean(self):
+        cleaned = super().clean()
+        action = cleaned.get("action")
+        needs = {"assign_owner": "owner", "add_tag": "tag", "remove_tag": "tag", "set_stage": "stage"}.get(
+            action
+        )
+        if needs and not cleaned.get(needs):
+            self.add_error(needs, ValidationError(_("Choose a value for this action."), code="required"))
+        if not cleaned.get("ids") and not cleaned.get("select_all"):
+            raise ValidationError(_("Select at least one customer."), code="empty_selection")
+        return cleaned
+
+
+class MergeForm(forms.Form):
+    """Pick, for each field that differs, which customer's value survives."""
+
+    def __init__(self, *args, survivor: Customer, merged: Customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.survivor = survivor
+        self.merged = merged
+        self.differing = []
+        for field in MERGE_FIELDS:
+            model_field = Customer._meta.get_field(field)
+            left = getattr(survivor, model_field.attname)
+            right = getattr(merged, model_field.attname)
+            if left == right or not right:
+                continue
+            self.differing.append(field)
+            self.fields[field] = forms.ChoiceField(
+                label=model_field.verbose_name,
+                choices=[("survivor", _("Keep")), ("merged", _("Take"))],
+                initial="survivor" if left else "merged",
+                widget=forms.RadioSelect,
+            )
+
+    def choices(self) -> dict[str, str]:
+        return {f: self.cleaned_data[f] for f in self.differing}

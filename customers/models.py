@@ -1,0 +1,471 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Upper
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from core.db import PostgresOnlyGinIndex, PostgresOnlyIndex
+from core.fields import EncryptedTextField, NameGramsField
+from core.models import Team
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    color = models.CharField(
+        _("colour"),
+        max_length=20,
+        default="secondary",
+        choices=[
+            ("secondary", _("Grey")),
+            ("primary", _("Blue")),
+            ("success", _("Green")),
+            ("danger", _("Red")),
+            ("warning", _("Yellow")),
+            ("info", _("Cyan")),
+            ("dark", _("Black")),
+        ],
+    )
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerQuerySet(models.QuerySet):
+    def active(self):
+        """Not in the recycle bin (and not merged into another customer)."""
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False, merged_into__isnull=True)
+
+    def visible_to(self, user, *, include_deleted: bool = False):
+        """Every customer lookup of every page starts here: record-level permission.
+
+        Sales rep: customers they own. Sales manager: customers of the teams they manage
+        (and their own). Customer service and admins: everyone (service read-only, enforced
+        by permissions). Anyone else: nothing.
+        """
+        qs = self if include_deleted else self.active()
+        if not user.is_authenticated or not user.is_active:
+            return qs.none()
+        if user.is_superuser or user.has_perm("customers.view_all_customers"):
+            return qs
+        managed = list(user.managed_teams.values_list("id", flat=True))
+        if managed:
+            return qs.filter(Q(team_id__in=managed) | Q(owner=user))
+        if user.has_perm("customers.view_customer"):
+            return qs.filter(owner=user)
+        return qs.none()
+
+    def stale(self, days: int | None = None):
+        """Details not confirmed within `days` (default settings.CUSTOMER_INFO_STALE_DAYS)."""
+        days = days or settings.CUSTOMER_INFO_STALE_DAYS
+        limit = timezone.now() - timedelta(days=days)
+        return self.filter(Q(info_verified_at__lt=limit) | Q(info_verified_at__isnull=True))
+
+
+class Customer(models.Model):
+    class Kind(models.TextChoices):
+        INDIVIDUAL = "individual", _("Individual")
+        COMPANY = "company", _("Company")
+
+    class Gender(models.TextChoices):
+        UNKNOWN = "", _("Not given")
+        FEMALE = "female", _("Female")
+        MALE = "male", _("Male")
+        OTHER = "other", _("Other")
+
+    class Source(models.TextChoices):
+        PHONE = "phone", _("Phone")
+        EMAIL = "email", _("Email")
+        WEB_FORM = "web_form", _("Web form")
+        SOCIAL_MEDIA = "social_media", _("Social media")
+        REFERRAL = "referral", _("Referral")
+        EXHIBITION = "exhibition", _("Exhibition")
+        WALK_IN = "walk_in", _("Walk-in")
+        OTHER = "other", _("Other")
+
+    class LifecycleStage(models.TextChoices):
+        PROSPECT = "prospect", _("Prospect")
+        NEW = "new", _("New customer")
+        EXISTING = "existing", _("Existing customer")
+        CHURNED = "churned", _("Churned customer")
+
+    class ValueTier(models.TextChoices):
+        VIP = "vip", _("VIP")
+        ACTIVE = "active", _("Active")
+        POTENTIAL = "potential", _("Potential")
+        DORMANT = "dormant", _("Dormant")
+
+    class AbcClass(models.TextChoices):
+        NONE = "", _("Not classified")
+        A = "A", "A"
+        B = "B", "B"
+        C = "C", "C"
+
+    class ConsentChannel(models.TextChoices):
+        NONE = "", _("Not given")
+        WEB_FORM = "web_form", _("Web form")
+        PAPER = "paper", _("Signed on paper")
+        VERBAL = "verbal", _("Verbally (recorded)")
+        EMAIL = "email", _("By email")
+        IMPORT = "import", _("Imported with the record")
+
+    # Basic information
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.INDIVIDUAL)
+    name = models.CharField(_("name"), max_length=200)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    title = models.CharField(_("job title"), max_length=100, blank=True)
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+
+    # Personal data: encrypted at rest, searchable only through the blind-index columns.
+    mobile = EncryptedTextField(_("mobile phone"), blank=True)
+    other_phone = EncryptedTextField(_("other phone"), blank=True)
+    email = EncryptedTextField(_("email"), blank=True)
+    wechat = EncryptedTextField(_("WeChat ID"), blank=True)
+    street = EncryptedTextField(_("street address"), blank=True)
+    mobile_bidx = models.CharField(max_length=64, blank=True, editable=False)
+    other_phone_bidx = models.CharField(max_length=64, blank=True, editable=False)
+    email_bidx = models.CharField(max_length=64, blank=True, editable=False)
+
+    province = models.CharField(_("province"), max_length=50, blank=True)
+    city = models.CharField(_("city"), max_length=50, blank=True)
+    district = models.CharField(_("district"), max_length=50, blank=True)
+    region = models.CharField(
+        _("sales region"), max_length=50, blank=True, help_text=_("e.g. East China, North China")
+    )
+
+    # Classification
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True)
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"),
+        max_length=20,
+        choices=LifecycleStage.choices,
+        default=LifecycleStage.PROSPECT,
+    )
+    value_tier = models.CharField(
+        _("tier"), max_length=20, choices=ValueTier.choices, default=ValueTier.POTENTIAL
+    )
+    abc_class = models.CharField(_("ABC class"), max_length=1, choices=AbcClass.choices, blank=True)
+    abc_class_manual = models.BooleanField(
+        _("ABC class set by hand"),
+        default=False,
+        help_text=_("When set, the nightly classification leaves the ABC class alone."),
+    )
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="customers", blank=True)
+    preferences = models.TextField(
+        _("service preferences"),
+        blank=True,
+        help_text=_("How and when the customer likes to be served, e.g. call after 6 pm."),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+
+    # Ownership
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        related_name="owned_customers",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+    )
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        related_name="customers",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+    )
+
+    # Marketing consent (PIPL / GDPR)
+    marketing_consent = models.BooleanField(_("marketing consent"), default=False)
+    marketing_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    marketing_consent_channel = models.CharField(
+        _("consent given how"), max_length=20, choices=ConsentChannel.choices, blank=True
+    )
+
+    # Keeping the record current
+    info_verified_at = models.DateTimeField(_("information verified at"), null=True, blank=True)
+    last_contacted_at = models.DateTimeField(_("last contacted at"), null=True, blank=True)
+
+    # Purchase statistics, maintained by the sales app's order service.
+    first_purchase_at = models.DateTimeField(_("first purchase"), null=True, blank=True, editable=False)
+    last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True, editable=False)
+    order_count = models.PositiveIntegerField(_("orders"), default=0, editable=False)
+    total_spend = models.DecimalField(
+        _("total spend"), max_digits=14, decimal_places=2, default=0, editable=False
+    )
+
+    # Search support, kept by customers.search.refresh_search_fields().
+    search_text = models.TextField(blank=True, editable=False)
+    search_grams = NameGramsField(blank=True, default=list, editable=False)
+
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        editable=False,
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        editable=False,
+    )
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("deleted by"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        editable=False,
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        related_name="merged_customers",
+        on_delete=models.SET_NULL,
+        null=True,
+        editable=False,
+    )
+
+    # Change history; encrypted fields stay ciphertext there too. The search columns are
+    # derived, so they are left out.
+    history = HistoricalRecords(
+        excluded_fields=["search_text", "search_grams", "updated_at"],
+        cascade_delete_history=True,
+    )
+
+    objects = CustomerQuerySet.as_manager()
+
+    # Fields that count towards the data-completeness score, by kind.
+    COMPLETENESS_FIELDS = {
+        Kind.INDIVIDUAL: ["mobile", "email", "gender", "birthday", "province", "city", "street", "source"],
+        Kind.COMPANY: ["mobile", "email", "company", "industry", "province", "city", "street", "source"],
+    }
+    SENSITIVE_FIELDS = ("mobile", "other_phone", "email", "wechat", "street")
+    BASIC_FIELDS = (
+        "kind",
+        "name",
+        "gender",
+        "birthday",
+        "company",
+        "title",
+        "industry",
+        "mobile",
+        "other_phone",
+        "email",
+        "wechat",
+        "province",
+        "city",
+        "district",
+        "street",
+    )
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        permissions = [
+            ("view_sensitive", _("Can reveal customers' personal data")),
+            ("change_customer_owner", _("Can change customers' owner and team")),
+            ("view_all_customers", _("Can see all customers")),
+            ("merge_customer", _("Can merge customers")),
+            ("purge_customer", _("Can purge customers from the recycle bin")),
+            ("export_customer", _("Can export customers")),
+        ]
+        # Lists show live customers only, so most indexes are partial (WHERE deleted_at IS
+        # NULL) and lead with the visibility column (owner or team) of the user's scope.
+        indexes = [
+            # Default list order for each scope: newest first.
+            models.Index(
+                fields=["owner", "-created_at", "-id"],
+                name="cust_owner_created_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["team", "-created_at", "-id"],
+                name="cust_team_created_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["-created_at", "-id"], name="cust_created_idx", condition=Q(deleted_at__isnull=True)
+            ),
+            # Sort by last contact (nulls last) and the last-contacted range filter.
+            PostgresOnlyIndex(
+                F("last_contacted_at").desc(nulls_last=True),
+                F("id").desc(),
+                name="cust_last_contact_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            PostgresOnlyIndex(
+                F("owner"),
+                F("last_contacted_at").desc(nulls_last=True),
+                F("id").desc(),
+                name="cust_owner_contact_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            # Sort by name; Upper() keeps the order case-insensitive for Latin names.
+            models.Index(Upper("name"), "id", name="cust_name_idx", condition=Q(deleted_at__isnull=True)),
+            # Filters: stage + tier (+ owner) is the commonest combination on the ledger.
+            models.Index(
+                fields=["lifecycle_stage", "value_tier", "owner"],
+                name="cust_stage_tier_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(fields=["value_tier"], name="cust_tier_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(fields=["abc_class"], name="cust_abc_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(
+                fields=["province", "city"], name="cust_place_idx", condition=Q(deleted_at__isnull=True)
+            ),
+            models.Index(fields=["source"], name="cust_source_idx", condition=Q(deleted_at__isnull=True)),
+            # "Information stale" filter and the update-reminder job.
+            models.Index(
+                fields=["info_verified_at"], name="cust_verified_idx", condition=Q(deleted_at__isnull=True)
+            ),
+            # Exact phone / email search and duplicate checks (blind index).
+            models.Index(fields=["mobile_bidx"], name="cust_mobile_bidx_idx", condition=~Q(mobile_bidx="")),
+            models.Index(
+                fields=["other_phone_bidx"], name="cust_phone2_bidx_idx", condition=~Q(other_phone_bidx="")
+            ),
+            models.Index(fields=["email_bidx"], name="cust_email_bidx_idx", condition=~Q(email_bidx="")),
+            # Duplicate check on name + company.
+            models.Index(fields=["name", "company"], name="cust_name_company_idx"),
+            # Recycle bin, newest deletion first, and the purge job.
+            models.Index(
+                fields=["-deleted_at"], name="cust_deleted_idx", condition=Q(deleted_at__isnull=False)
+            ),
+            # Search: substrings of 3+ characters (pg_trgm), 1–2 character terms (grams).
+            PostgresOnlyGinIndex(
+                OpClass("search_text", name="gin_trgm_ops"),
+                name="cust_search_trgm_idx",
+            ),
+            PostgresOnlyGinIndex(fields=["search_grams"], name="cust_search_grams_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def purge_after(self):
+        if self.deleted_at is None:
+            return None
+        return self.deleted_at + timedelta(days=settings.CUSTOMER_RECYCLE_BIN_DAYS)
+
+    def completeness(self) -> tuple[int, list[str]]:
+        """(percentage of key fields filled, labels of the missing ones)."""
+        fields = self.COMPLETENESS_FIELDS[self.kind]
+        missing = [str(self._meta.get_field(f).verbose_name) for f in fields if not getattr(self, f)]
+        return round(100 * (len(fields) - len(missing)) / len(fields)), missing
+
+    def is_stale(self) -> bool:
+        limit = timezone.now() - timedelta(days=settings.CUSTOMER_INFO_STALE_DAYS)
+        return self.info_verified_at is None or self.info_verified_at < limit
+
+
+class Contact(models.Model):
+    """A person at a company customer."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), related_name="contacts", on_delete=models.CASCADE
+    )
+    name = models.CharField(_("name"), max_length=100)
+    title = models.CharField(_("job title"), max_length=100, blank=True)
+    phone = EncryptedTextField(_("phone"), blank=True)
+    email = EncryptedTextField(_("email"), blank=True)
+    wechat = EncryptedTextField(_("WeChat ID"), blank=True)
+    phone_bidx = models.CharField(max_length=64, blank=True, editable=False)
+    email_bidx = models.CharField(max_length=64, blank=True, editable=False)
+    is_primary = models.BooleanField(_("primary contact"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    SENSITIVE_FIELDS = ("phone", "email", "wechat")
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["-is_primary", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(is_primary=True), name="contact_one_primary_per_customer"
+            )
+        ]
+        indexes = [
+            # Exact phone / email search also finds a company by its contacts.
+            models.Index(fields=["phone_bidx"], name="contact_phone_bidx_idx", condition=~Q(phone_bidx="")),
+            models.Index(fields=["email_bidx"], name="contact_email_bidx_idx", condition=~Q(email_bidx="")),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SavedView(models.Model):
+    """A named set of list filters a user returns to (e.g. "my VIPs in Shanghai")."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        related_name="saved_customer_views",
+        on_delete=models.CASCADE,
+    )
+    name = models.CharField(_("name"), max_length=100)
+    query = models.TextField(_("filters"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="savedview_unique_name_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerMerge(models.Model):
+    """Record of a merge: which customer survived, which was folded into it, and how."""
+
+    survivor = models.ForeignKey(Customer, related_name="merges_received", on_delete=models.CASCADE)
+    merged = models.ForeignKey(Customer, related_name="merges_given", on_delete=models.CASCADE)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, related_name="+", on_delete=models.SET_NULL, null=True
+    )
+    merged_at = models.DateTimeField(auto_now_add=True)
+    # Which side each field's value came from ("survivor" / "merged"), and how many related
+    # records of each kind were moved. No personal data.
+    field_choices = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("customer merge")
+        verbose_name_plural = _("customer merges")
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.merged_id} → #{self.survivor_id}"

@@ -1,0 +1,100 @@
+"""Customer search: one box that finds by name, company or contact (substring, Chinese
+included), by pinyin and pinyin initials, and by exact phone or email.
+
+Two derived columns on Customer make it fast at a million rows (see ../shared/PERF_NOTES.md):
+- search_text: lower-case names, companies, contact names, their full pinyin and pinyin
+  initials, with a pg_trgm GIN index for substrings of 3+ characters;
+- search_grams: every 1- and 2-character substring of the same words, with a GIN index for
+  the short terms a trigram index cannot serve (most Chinese names are two characters: 张伟).
+Phone numbers and emails are encrypted, so they are found through the blind index.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from pypinyin import Style, lazy_pinyin
+
+from core.crypto import blind_index
+from core.personal_data import normalize_email, phone_search_key
+
+SEPARATOR = " | "
+HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def _normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text or "").strip().lower()
+
+
+def _pinyin_forms(text: str) -> list[str]:
+    """ "张三丰" -> ["zhangsanfeng", "zsf"]; nothing for text without Chinese characters."""
+    if not HAN.search(text):
+        return []
+    syllables = lazy_pinyin(text, errors="ignore")
+    initials = lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore")
+    return ["".join(syllables), "".join(initials)]
+
+
+def _words(names: Iterable[str]) -> list[str]:
+    words: list[str] = []
+    for name in names:
+        name = _normalise(name)
+        if not name:
+            continue
+        words.append(name)
+        words.extend(_pinyin_forms(name))
+    return words
+
+
+def search_fields_for(names: Iterable[str]) -> tuple[str, list[str]]:
+    """The (search_text, search_grams) values for a customer's searchable names."""
+    words = _words(names)
+    grams: set[str] = set()
+    for word in words:
+        compact = re.sub(r"\s+", "", word)
+        grams.update(compact)
+        grams.update(compact[i : i + 2] for i in range(len(compact) - 1))
+    return SEPARATOR.join(words), sorted(grams)
+
+
+def refresh_search_fields(customer, contact_names: Iterable[str] | None = None) -> None:
+    """Recompute the derived search columns in memory (the caller saves)."""
+    if contact_names is None:
+        contact_names = customer.contacts.values_list("name", flat=True) if customer.pk else []
+    customer.search_text, customer.search_grams = search_fields_for(
+        [customer.name, customer.company, *contact_names]
+    )
+
+
+def phone_bidx(normalised_phone: str) -> str:
+    return blind_index(normalised_phone, purpose="phone") if normalised_phone else ""
+
+
+def email_bidx(normalised_email: str) -> str:
+    return blind_index(normalised_email, purpose="email") if normalised_email else ""
+
+
+def search_customers(qs: QuerySet, query: str) -> QuerySet:
+    """Filter a customer queryset by the search box's text."""
+    from customers.models import Contact
+
+    query = _normalise(query)
+    if not query:
+        return qs
+    phone = phone_search_key(query)
+    if phone:
+        key = phone_bidx(phone)
+        contact = Contact.objects.filter(customer=OuterRef("pk"), phone_bidx=key)
+        return qs.filter(Q(mobile_bidx=key) | Q(other_phone_bidx=key) | Exists(contact))
+    if "@" in query:
+        try:
+            key = email_bidx(normalize_email(query))
+        except Exception:  # not a valid address: nothing can match exactly
+            return qs.none()
+        contact = Contact.objects.filter(customer=OuterRef("pk"), email_bidx=key)
+        return qs.filter(Q(email_bidx=key) | Exists(contact))
+    term = re.sub(r"\s+", "", query) if HAN.search(query) else query
+    if len(term) <= 2:
+        return qs.filter(search_grams__has_gram=term)
+    return qs.filter(search_text__contains=term)

@@ -1,0 +1,451 @@
+"""Writes on customers: every entry point (web form, import, API, CLI, jobs) calls these."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
+
+from core.audit import audit_log
+from core.models import AuditLog, User
+from core.personal_data import normalize_email, normalize_phone
+from customers.models import Contact, Customer, CustomerMerge, Tag
+from customers.search import email_bidx, phone_bidx, refresh_search_fields
+
+
+def _refresh_derived(customer: Customer) -> None:
+    """Blind indexes and search columns follow the (already normalised) personal data."""
+    customer.mobile_bidx = phone_bidx(customer.mobile)
+    customer.other_phone_bidx = phone_bidx(customer.other_phone)
+    customer.email_bidx = email_bidx(customer.email)
+    refresh_search_fields(customer)
+
+
+def _refresh_contact_derived(contact: Contact) -> None:
+    contact.phone = normalize_phone(contact.phone) if contact.phone else ""
+    contact.email = normalize_email(contact.email) if contact.email else ""
+    contact.phone_bidx = phone_bidx(contact.phone)
+    contact.email_bidx = email_bidx(contact.email)
+
+
+def _team_for(owner: User | None):
+    return owner.team if owner is not None else None
+
+
+@transaction.atomic
+def customer_create(*, user: User | None, data: dict[str, Any], tags: list[Tag] | None = None) -> Customer:
+    """Create a customer from cleaned form data (phones/emails already normalised).
+
+    The team follows the owner's team unless given.
+    """
+    customer = Customer(**data)
+    customer.created_by = user
+    customer.updated_by = user
+    if customer.owner_id and not customer.team_id:
+        customer.team = _team_for(customer.owner)
+    if customer.info_verified_at is None:
+        # Entering a record is confirming its details.
+        customer.info_verified_at = timezone.now()
+    if customer.marketing_consent and not customer.marketing_consent_at:
+        customer.marketing_consent_at = timezone.now()
+    _refresh_derived(customer)
+    customer.full_clean(exclude=["search_grams"])
+    customer._change_reason = "create"
+    customer._history_user = user
+    customer.save()
+    if tags:
+        customer.tags.set(tags)
+    return customer
+
+
+@transaction.atomic
+def customer_update(
+    *,
+    customer: Customer,
+    user: User | None,
+    data: dict[str, Any],
+    tags: list[Tag] | None = None,
+    request: HttpRequest | None = None,
+) -> Customer:
+    """Apply changed fields; an owner change is audited and moves the team along."""
+    old_owner_id = customer.owner_id
+    for field, value in data.items():
+        setattr(customer, field, value)
+    if "owner" in data and customer.owner_id != old_owner_id and "team" not in data:
+        customer.team = _team_for(customer.owner)
+    if customer.marketing_consent and not customer.marketing_consent_at:
+        customer.marketing_consent_at = timezone.now()
+    if not customer.marketing_consent:
+        customer.marketing_consent_at = None
+        customer.marketing_consent_channel = ""
+    customer.updated_by = user
+    _refresh_derived(customer)
+    customer.full_clean(exclude=["search_grams"])
+    customer._history_user = user
+    customer.save()
+    if tags is not None:
+        customer.tags.set(tags)
+    if customer.owner_id != old_owner_id:
+        audit_log(
+            actor=user,
+            action=AuditLog.Action.OWNER_CHANGE,
+            obj=customer,
+            request=request,
+            old_owner=old_owner_id,
+            new_owner=customer.owner_id,
+        )
+    return customer
+
+
+def customer_mark_verified(*, customer: Customer, user: User) -> Customer:
+    customer.info_verified_at = timezone.now()
+    customer.updated_by = user
+    customer._change_reason = "verified"
+    customer._history_user = user
+    customer.save(update_fields=["info_verified_at", "updated_by", "updated_at"])
+    return customer
+
+
+@transaction.atomic
+def contact_save(*, contact: Contact, user: User | None) -> Contact:
+    """Create or update a contact; keeps one primary contact and the customer's search."""
+    _refresh_contact_derived(contact)
+    contact.full_clean(exclude=["customer"])
+    if contact.is_primary:
+        Contact.objects.filter(customer=contact.customer, is_primary=True).exclude(pk=contact.pk).update(
+            is_primary=False
+        )
+    contact.save()
+    _refresh_customer_search(contact.customer)
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact, user: User | None) -> None:
+    customer = contact.customer
+    contact.delete()
+    _refresh_customer_search(customer)
+
+
+def _refresh_customer_search(customer: Customer) -> None:
+    refresh_search_fields(customer)
+    Customer.objects.filter(pk=customer.pk).update(
+        search_text=customer.search_text, search_grams=customer.search_grams
+    )
+
+
+# --- duplicates --------------------------------------------------------------------------
+
+
+def customer_duplicates(
+    *,
+    mobile: str = "",
+    other_phone: str = "",
+    email: str = "",
+    name: str = "",
+    company: str = "",
+    exclude_pk: int | None = None,
+) -> models.QuerySet:
+    """Live customers that share a phone, an email, or name + company (normalised input)."""
+    phone_keys = [phone_bidx(p) for p in (mobile, other_phone) if p]
+    q = Q()
+    for key in phone_keys:
+        q |= Q(mobile_bidx=key) | Q(other_phone_bidx=key)
+    if email:
+        q |= Q(email_bidx=email_bidx(email))
+    if name and company:
+        q |= Q(name=name.strip(), company=company.strip())
+    if not q:
+        return Customer.objects.none()
+    qs = Customer.objects.active().filter(q)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.select_related("owner").order_by("-created_at")[:20]
+
+
+# --- recycle bin ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer, user: User, request: HttpRequest | None = None) -> None:
+    """Move to the recycle bin (restorable for CUSTOMER_RECYCLE_BIN_DAYS)."""
+    customer.deleted_at = timezone.now()
+    customer.deleted_by = user
+    customer._change_reason = "delete"
+    customer._history_user = user
+    customer.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    audit_log(actor=user, action=AuditLog.Action.DELETE, obj=customer, request=request)
+
+
+@transaction.atomic
+def customer_restore(*, customer: Customer, user: User, request: HttpRequest | None = None) -> None:
+    customer.deleted_at = None
+    customer.deleted_by = None
+    customer._change_reason = "restore"
+    customer._history_user = user
+    customer.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    audit_log(actor=user, action=AuditLog.Action.RESTORE, obj=customer, request=request)
+
+
+@transaction.atomic
+def customer_purge(*, customer: Customer, user: User | None, request: HttpRequest | None = None) -> None:
+    """Delete for good (with its history). Only from the recycle bin."""
+    if customer.deleted_at is None:
+        raise ValueError("Only customers in the recycle bin can be purged.")
+    audit_log(actor=user, action=AuditLog.Action.PURGE, obj=customer, request=request)
+    customer.delete()
+
+
+def customers_purge_expired(*, now=None, batch_size: int = 500) -> int:
+    """Purge customers deleted more than CUSTOMER_RECYCLE_BIN_DAYS ago. Idempotent."""
+    now = now or timezone.now()
+    limit = now - timedelta(days=settings.CUSTOMER_RECYCLE_BIN_DAYS)
+    purged = 0
+    while True:
+        ids = list(
+            Customer.objects.filter(deleted_at__lt=limit, merged_into__isnull=True).values_list(
+                "pk", flat=True
+            )[:batch_size]
+        )
+        if not ids:
+            return purged
+        for customer in Customer.objects.filter(pk__in=ids):
+            customer_purge(customer=customer, user=None)
+            purged += 1
+
+
+# --- bulk actions ------------------------------------------------------------------------
+
+
+@dataclass
+class BulkResult:
+    changed: int
+    skipped: int = 0
+
+
+def _bulk_change(*, customers: models.QuerySet, user: User, changes: dict[str, Any], reason: str) -> int:
+    """Apply the same changes to many customers, with a history entry for each."""
+    changed = 0
+    fields = [*changes, "updated_by", "updated_at"]
+    batch: list[Customer] = []
+    now = timezone.now()
+    for customer in customers.order_by("pk").iterator(chunk_size=500):
+        for field, value in changes.items():
+            setattr(customer, field, value)
+        customer.updated_by = user
+        customer.updated_at = now
+        batch.append(customer)
+        if len(batch) == 500:
+            changed += _flush(batch, fields, user, reason)
+            batch = []
+    return changed + _flush(batch, fields, user, reason)
+
+
+def _flush(batch: list[Customer], fields: list[str], user: User, reason: str) -> int:
+    if batch:
+        bulk_update_with_history(
+            batch, Customer, fields, batch_size=500, default_user=user, default_change_reason=reason
+        )
+    return len(batch)
+
+
+@transaction.atomic
+def customers_bulk_assign_owner(
+    *, customers: models.QuerySet, owner: User, user: User, request: HttpRequest | None = None
+) -> BulkResult:
+    customers = customers.exclude(owner=owner)
+    ids = list(customers.values_list("pk", flat=True)[:1000])
+    changed = _bulk_change(
+        customers=customers, user=user, changes={"owner": owner, "team": owner.team}, reason="bulk owner"
+    )
+    audit_log(
+        actor=user,
+        action=AuditLog.Action.OWNER_CHANGE,
+        request=request,
+        customers=ids,
+        count=changed,
+        new_owner=owner.pk,
+    )
+    return BulkResult(changed=changed)
+
+
+@transaction.atomic
+def customers_bulk_set_stage(
+    *, customers: models.QuerySet, stage: str, user: User, request: HttpRequest | None = None
+) -> BulkResult:
+    if stage not in Customer.LifecycleStage.values:
+        raise ValueError(stage)
+    changed = _bulk_change(
+        customers=customers.exclude(lifecycle_stage=stage),
+        user=user,
+        changes={"lifecycle_stage": stage},
+        reason="bulk stage",
+    )
+    audit_log(
+        actor=user,
+        action=AuditLog.Action.BULK_ACTION,
+        request=request,
+        bulk="set_stage",
+        stage=stage,
+        count=changed,
+    )
+    return BulkResult(changed=changed)
+
+
+@transaction.atomic
+def customers_bulk_tag(
+    *, customers: models.QuerySet, tag: Tag, add: bool, user: User, request: HttpRequest | None = None
+) -> BulkResult:
+    through = Customer.tags.through
+    ids = list(customers.values_list("pk", flat=True))
+    if add:
+        existing = set(
+            through.objects.filter(tag=tag, customer_id__in=ids).values_list("customer_id", flat=True)
+        )
+        through.objects.bulk_create([through(customer_id=i, tag=tag) for i in ids if i not in existing])
+        changed = len(ids) - len(existing)
+    else:
+        changed, _ = through.objects.filter(tag=tag, customer_id__in=ids).delete()
+    audit_log(
+        actor=user,
+        action=AuditLog.Action.BULK_ACTION,
+        request=request,
+        bulk="add_tag" if add else "remove_tag",
+        tag=tag.name,
+        count=changed,
+    )
+    return BulkResult(changed=changed)
+
+
+@transaction.atomic
+def customers_bulk_delete(
+    *, customers: models.QuerySet, user: User, request: HttpRequest | None = None
+) -> BulkResult:
+    """Move many customers to the recycle bin at once."""
+    ids = list(customers.values_list("pk", flat=True)[:1000])
+    now = timezone.now()
+    changed = _bulk_change(
+        customers=customers, user=user, changes={"deleted_at": now, "deleted_by": user}, reason="delete"
+    )
+    audit_log(actor=user, action=AuditLog.Action.DELETE, request=request, customers=ids, count=changed)
+    return BulkResult(changed=changed)
+
+
+# --- merge ------------------------------------------------------------------------------
+
+# Fields a person picks between when merging (the rest follow the survivor).
+MERGE_FIELDS = (
+    "name",
+    "kind",
+    "gender",
+    "birthday",
+    "company",
+    "title",
+    "industry",
+    "mobile",
+    "other_phone",
+    "email",
+    "wechat",
+    "province",
+    "city",
+    "district",
+    "street",
+    "region",
+    "source",
+    "lifecycle_stage",
+    "value_tier",
+    "abc_class",
+    "preferences",
+    "notes",
+    "owner",
+)
+
+
+@transaction.atomic
+def customer_merge(
+    *,
+    survivor: Customer,
+    merged: Customer,
+    choices: dict[str, str],
+    user: User,
+    request: HttpRequest | None = None,
+) -> CustomerMerge:
+    """Fold `merged` into `survivor`.
+
+    `choices` maps a field of MERGE_FIELDS to "survivor" or "merged" (missing: survivor).
+    Every record pointing at `merged` (contacts, and interactions, orders, tickets... of
+    the other apps, found through the model's relations) moves to `survivor`; tags are
+    united; notes are kept from both. `merged` leaves the lists (soft-deleted, with
+    merged_into set) and keeps its history; the merge is recorded and audited.
+    """
+    if survivor.pk == merged.pk:
+        raise ValueError("A customer cannot be merged into itself.")
+    survivor = Customer.objects.select_for_update().get(pk=survivor.pk)
+    merged = Customer.objects.select_for_update().get(pk=merged.pk)
+    taken = {}
+    for field in MERGE_FIELDS:
+        side = choices.get(field, "survivor")
+        taken[field] = side
+        if side == "merged":
+            attname = survivor._meta.get_field(field).attname
+            setattr(survivor, attname, getattr(merged, attname))
+    if merged.notes and choices.get("notes") != "merged" and merged.notes not in survivor.notes:
+        survivor.notes = f"{survivor.notes}\n\n{merged.notes}".strip()
+    # Dates that say "how long have we known them" take the earliest / latest.
+    survivor.created_at = min(survivor.created_at, merged.created_at)
+    for field in ("last_contacted_at", "info_verified_at"):
+        values = [v for v in (getattr(survivor, field), getattr(merged, field)) if v]
+        setattr(survivor, field, max(values) if values else None)
+    if survivor.owner_id:
+        survivor.team = survivor.owner.team
+    survivor.marketing_consent = survivor.marketing_consent and merged.marketing_consent
+
+    moved: dict[str, int] = {}
+    for relation in Customer._meta.related_objects:
+        if relation.many_to_many or relation.related_model is Customer:
+            continue
+        if relation.related_model is CustomerMerge:
+            continue
+        count = relation.related_model._base_manager.filter(**{relation.field.name: merged}).update(
+            **{relation.field.name: survivor}
+        )
+        if count:
+            moved[relation.related_model._meta.label_lower] = count
+    # Only one primary contact may survive.
+    primaries = list(
+        survivor.contacts.filter(is_primary=True).order_by("created_at").values_list("pk", flat=True)
+    )
+    if len(primaries) > 1:
+        Contact.objects.filter(pk__in=primaries[1:]).update(is_primary=False)
+    survivor.tags.add(*merged.tags.all())
+
+    survivor.updated_by = user
+    _refresh_derived(survivor)
+    survivor._change_reason = f"merge of #{merged.pk}"
+    survivor._history_user = user
+    survivor.save()
+
+    merged.deleted_at = timezone.now()
+    merged.deleted_by = user
+    merged.merged_into = survivor
+    merged._change_reason = f"merged into #{survivor.pk}"
+    merged._history_user = user
+    merged.save(update_fields=["deleted_at", "deleted_by", "merged_into", "updated_at"])
+
+    record = CustomerMerge.objects.create(
+        survivor=survivor, merged=merged, merged_by=user, field_choices=taken, moved=moved
+    )
+    audit_log(
+        actor=user,
+        action=AuditLog.Action.MERGE,
+        obj=survivor,
+        request=request,
+        merged=merged.pk,
+        moved=moved,
+    )
+    return record

@@ -1,0 +1,75 @@
+"""The customer timeline: one list of everything that happened with a customer.
+
+Apps above `customers` (interactions, sales, ...) plug in their records by registering a
+source in their AppConfig.ready(); `customers` never imports them. Each source runs one
+bounded query (at most `limit` rows), so the timeline costs one query per source.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # what produced it: "customer", "interaction", "order", ...
+    icon: str  # a Bootstrap Icons name
+    title: str
+    body: str = ""
+    url: str | None = None
+    actor: str | None = None
+
+
+TimelineSource = Callable[..., Iterable[TimelineEntry]]
+_sources: dict[str, TimelineSource] = {}
+
+
+def register_timeline_source(name: str, source: TimelineSource) -> None:
+    """`source(customer, user, limit)` returns at most `limit` entries, newest first."""
+    _sources[name] = source
+
+
+def customer_timeline(customer, user, limit: int = 30) -> list[TimelineEntry]:
+    entries: list[TimelineEntry] = []
+    for source in _sources.values():
+        entries.extend(source(customer, user, limit))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def _customer_events(customer, user, limit: int) -> list[TimelineEntry]:
+    from customers.models import CustomerMerge
+
+    entries = [
+        TimelineEntry(
+            at=customer.created_at,
+            kind="customer",
+            icon="person-plus",
+            title=_("Customer created"),
+            actor=str(customer.created_by) if customer.created_by_id else None,
+        )
+    ]
+    merges = (
+        CustomerMerge.objects.filter(survivor=customer)
+        .select_related("merged", "merged_by")
+        .order_by("-merged_at")[:limit]
+    )
+    for merge in merges:
+        entries.append(
+            TimelineEntry(
+                at=merge.merged_at,
+                kind="customer",
+                icon="union",
+                title=_("Merged with %(name)s") % {"name": merge.merged.name},
+                url=reverse("customers:detail", args=[merge.merged_id]),
+                actor=str(merge.merged_by) if merge.merged_by_id else None,
+            )
+        )
+    return entries
+
+
+register_timeline_source("customers", _customer_events)
