@@ -5,7 +5,6 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 

@@ -62,7 +62,11 @@ def seed(stdout, users: dict[str, User]) -> None:
         stage = rng.choices(stages, weights=[25, 20, 45, 10])[0]
         tier = rng.choices(tiers, weights=[8, 30, 40, 22])[0]
         created = now - timedelta(days=rng.randint(0, 720), minutes=rng.randint(0, 1440))
-        mobile = f"1{rng.choice('3456789')}{rng.randint(0, 999999999):09d}" if chinese or rng.random() < 0.3 else ""
+        mobile = (
+            f"1{rng.choice('3456789')}{rng.randint(0, 999999999):09d}"
+            if chinese or rng.random() < 0.3
+            else ""
+        )
         data = {
             "kind": Customer.Kind.COMPANY if company_kind else Customer.Kind.INDIVIDUAL,
             "name": company if company_kind else person,
