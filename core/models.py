@@ -3,6 +3,7 @@ import re
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -70,6 +71,11 @@ class User(AbstractUser):
         if _HAN.search(self.first_name + self.last_name):
             return f"{self.last_name}{self.first_name}".strip()
         return super().get_full_name()
+
+    @cached_property
+    def managed_team_ids(self) -> list[int]:
+        """Teams this user manages (cached per request: record scoping asks often)."""
+        return list(self.managed_teams.values_list("id", flat=True))
 
     def has_role(self, role: Role | str) -> bool:
         return any(g.name == str(role) for g in self.groups.all())

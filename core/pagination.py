@@ -99,7 +99,7 @@ def _after(sort: SortOption, descending: bool, value: Any, pk: int) -> Q:
 
 def capped_count(qs: QuerySet, limit: int | None = None) -> tuple[int, bool]:
     limit = limit or settings.LIST_COUNT_LIMIT
-    count = qs.order_by()[: limit + 1].count()
+    count = qs.order_by().values("pk")[: limit + 1].count()
     return min(count, limit), count > limit
 
 

@@ -57,7 +57,7 @@ class CustomerFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         # Filter lists show only what the user may filter by.
         if user is not None and not (user.is_superuser or user.has_perm("customers.view_all_customers")):
-            managed = list(user.managed_teams.values_list("id", flat=True))
+            managed = user.managed_team_ids
             if managed:
                 self.filters["owner"].queryset = staff_choices().filter(
                     Q(team_id__in=managed) | Q(pk=user.pk)

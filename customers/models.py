@@ -60,7 +60,7 @@ class CustomerQuerySet(models.QuerySet):
             return qs.none()
         if user.is_superuser or user.has_perm("customers.view_all_customers"):
             return qs
-        managed = list(user.managed_teams.values_list("id", flat=True))
+        managed = user.managed_team_ids
         if managed:
             return qs.filter(Q(team_id__in=managed) | Q(owner=user))
         if user.has_perm("customers.view_customer"):

@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.http import HttpRequest
@@ -18,8 +19,27 @@ from customers.models import Contact, Customer, CustomerMerge, Tag
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
 
 
+def _normalise_personal_data(customer: Customer) -> None:
+    """Canonical phone numbers and emails, whichever entry point wrote them (form, import,
+    API); raises ValidationError on the field that is not valid."""
+    errors = {}
+    for field, normalise in (
+        ("mobile", normalize_phone),
+        ("other_phone", normalize_phone),
+        ("email", normalize_email),
+    ):
+        try:
+            setattr(customer, field, normalise(getattr(customer, field) or ""))
+        except ValidationError as exc:
+            errors[field] = exc.messages
+    customer.wechat = (customer.wechat or "").strip()
+    if errors:
+        raise ValidationError(errors)
+
+
 def _refresh_derived(customer: Customer) -> None:
-    """Blind indexes and search columns follow the (already normalised) personal data."""
+    """Blind indexes and search columns follow the personal data."""
+    _normalise_personal_data(customer)
     customer.mobile_bidx = phone_bidx(customer.mobile)
     customer.other_phone_bidx = phone_bidx(customer.other_phone)
     customer.email_bidx = email_bidx(customer.email)
@@ -73,10 +93,15 @@ def customer_update(
     request: HttpRequest | None = None,
 ) -> Customer:
     """Apply changed fields; an owner change is audited and moves the team along."""
-    old_owner_id = customer.owner_id
+    # Compare with the stored row: a ModelForm has already copied its data onto `customer`.
+    stored = Customer.objects.filter(pk=customer.pk).values("owner_id", "team_id").get()
+    old_owner_id, old_team_id = stored["owner_id"], stored["team_id"]
     for field, value in data.items():
         setattr(customer, field, value)
-    if "owner" in data and customer.owner_id != old_owner_id and "team" not in data:
+    # The team follows the owner, unless the team itself was changed in the same edit.
+    owner_changed = customer.owner_id != old_owner_id
+    team_changed = customer.team_id != old_team_id and customer.team_id is not None
+    if customer.owner_id and (not customer.team_id or (owner_changed and not team_changed)):
         customer.team = _team_for(customer.owner)
     if customer.marketing_consent and not customer.marketing_consent_at:
         customer.marketing_consent_at = timezone.now()
