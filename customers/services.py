@@ -430,6 +430,9 @@ def customer_merge(
         survivor.team = survivor.owner.team
     survivor.marketing_consent = survivor.marketing_consent and merged.marketing_consent
 
+    # Only one primary contact may survive: the survivor's, if it has one.
+    if survivor.contacts.filter(is_primary=True).exists():
+        merged.contacts.filter(is_primary=True).update(is_primary=False)
     moved: dict[str, int] = {}
     for relation in Customer._meta.related_objects:
         if relation.many_to_many or relation.related_model is Customer:
@@ -441,12 +444,6 @@ def customer_merge(
         )
         if count:
             moved[relation.related_model._meta.label_lower] = count
-    # Only one primary contact may survive.
-    primaries = list(
-        survivor.contacts.filter(is_primary=True).order_by("created_at").values_list("pk", flat=True)
-    )
-    if len(primaries) > 1:
-        Contact.objects.filter(pk__in=primaries[1:]).update(is_primary=False)
     survivor.tags.add(*merged.tags.all())
 
     survivor.updated_by = user

@@ -82,14 +82,22 @@ def test_a_tampered_cursor_restarts_the_list(client, rep):
 
 @pytest.mark.parametrize(
     ("sort", "first"),
-    [("name", "A 客户"), ("-name", "Z 客户"), ("-contacted", "Z 客户"), ("contacted", "N 客户"), ("created", "A 客户")],
+    [
+        ("name", "A 客户"),
+        ("-name", "Z 客户"),
+        ("-contacted", "Z 客户"),
+        ("contacted", "N 客户"),
+        ("created", "A 客户"),
+    ],
 )
 def test_sortable_columns(client, rep, sort, first):
     now = timezone.now()
     a = CustomerFactory(name="A 客户", owner=rep)
     z = CustomerFactory(name="Z 客户", owner=rep)
     n = CustomerFactory(name="N 客户", owner=rep)
-    Customer.objects.filter(pk=a.pk).update(created_at=now - timedelta(days=3), last_contacted_at=now - timedelta(days=5))
+    Customer.objects.filter(pk=a.pk).update(
+        created_at=now - timedelta(days=3), last_contacted_at=now - timedelta(days=5)
+    )
     Customer.objects.filter(pk=z.pk).update(created_at=now - timedelta(days=2), last_contacted_at=now)
     Customer.objects.filter(pk=n.pk).update(created_at=now - timedelta(days=1), last_contacted_at=None)
     client.force_login(rep)
@@ -100,21 +108,39 @@ def test_never_contacted_customers_come_last_when_sorting_by_latest_contact(clie
     now = timezone.now()
     for i, name in enumerate(["甲", "乙", "丙"]):
         c = CustomerFactory(name=name, owner=rep)
-        Customer.objects.filter(pk=c.pk).update(last_contacted_at=None if name == "乙" else now - timedelta(days=i))
+        Customer.objects.filter(pk=c.pk).update(
+            last_contacted_at=None if name == "乙" else now - timedelta(days=i)
+        )
     client.force_login(rep)
     assert _names(client.get("/customers/?sort=-contacted&per_page=25")) == ["甲", "丙", "乙"]
 
 
 def test_filters_combine(client, rep):
     tag = TagFactory(name="重要")
-    CustomerFactory(name="目标", owner=rep, lifecycle_stage="existing", value_tier="vip", province="上海市", tags=[tag])
-    CustomerFactory(name="阶段不对", owner=rep, lifecycle_stage="prospect", value_tier="vip", province="上海市", tags=[tag])
-    CustomerFactory(name="地区不对", owner=rep, lifecycle_stage="existing", value_tier="vip", province="北京市", tags=[tag])
-    CustomerFactory(name="没有标签", owner=rep, lifecycle_stage="existing", value_tier="vip", province="上海市")
-    client.force_login(rep)
-    response = client.get(
-        f"/customers/?lifecycle_stage=existing&value_tier=vip&province=上海市&tag={tag.pk}"
+    CustomerFactory(
+        name="目标", owner=rep, lifecycle_stage="existing", value_tier="vip", province="上海市", tags=[tag]
     )
+    CustomerFactory(
+        name="阶段不对",
+        owner=rep,
+        lifecycle_stage="prospect",
+        value_tier="vip",
+        province="上海市",
+        tags=[tag],
+    )
+    CustomerFactory(
+        name="地区不对",
+        owner=rep,
+        lifecycle_stage="existing",
+        value_tier="vip",
+        province="北京市",
+        tags=[tag],
+    )
+    CustomerFactory(
+        name="没有标签", owner=rep, lifecycle_stage="existing", value_tier="vip", province="上海市"
+    )
+    client.force_login(rep)
+    response = client.get(f"/customers/?lifecycle_stage=existing&value_tier=vip&province=上海市&tag={tag.pk}")
     assert _names(response) == ["目标"]
     assert response.context["filter"].active_count == 4
 
@@ -140,7 +166,9 @@ def test_date_range_filters(client, rep):
 def test_bad_filter_values_are_reported_not_crashing(client, rep):
     CustomerFactory(name="某人", owner=rep)
     client.force_login(rep)
-    response = client.get("/customers/?lifecycle_stage=nonsense&created_after=not-a-date&per_page=abc&sort=evil")
+    response = client.get(
+        "/customers/?lifecycle_stage=nonsense&created_after=not-a-date&per_page=abc&sort=evil"
+    )
     assert response.status_code == 200
 
 
@@ -221,9 +249,13 @@ def test_bulk_tagging(client, rep):
     tag = TagFactory(name="团购")
     a, b = CustomerFactory(name="甲", owner=rep), CustomerFactory(name="乙", owner=rep, tags=[tag])
     client.force_login(rep)
-    client.post("/customers/bulk/", {"action": "add_tag", "tag": tag.pk, "ids": f"{a.pk},{b.pk}", "confirmed": "on"})
+    client.post(
+        "/customers/bulk/", {"action": "add_tag", "tag": tag.pk, "ids": f"{a.pk},{b.pk}", "confirmed": "on"}
+    )
     assert a.tags.filter(pk=tag.pk).exists() and b.tags.count() == 1
-    client.post("/customers/bulk/", {"action": "remove_tag", "tag": tag.pk, "ids": f"{a.pk}", "confirmed": "on"})
+    client.post(
+        "/customers/bulk/", {"action": "remove_tag", "tag": tag.pk, "ids": f"{a.pk}", "confirmed": "on"}
+    )
     assert not a.tags.exists() and b.tags.exists()
 
 
@@ -234,7 +266,13 @@ def test_bulk_select_all_matching_applies_the_filters(client, manager, rep, team
     client.force_login(manager)
     client.post(
         "/customers/bulk/",
-        {"action": "assign_owner", "owner": teammate.pk, "select_all": "on", "query": "value_tier=vip", "confirmed": "on"},
+        {
+            "action": "assign_owner",
+            "owner": teammate.pk,
+            "select_all": "on",
+            "query": "value_tier=vip",
+            "confirmed": "on",
+        },
     )
     assert set(Customer.objects.filter(owner=teammate).values_list("name", flat=True)) == {"甲", "乙"}
     assert AuditLog.objects.filter(action="owner_change").exists()
@@ -253,7 +291,10 @@ def test_bulk_actions_never_touch_invisible_customers(client, rep, other_rep):
 def test_a_rep_may_not_bulk_assign_owners(client, rep, teammate):
     mine = CustomerFactory(name="我的", owner=rep)
     client.force_login(rep)
-    response = client.post("/customers/bulk/", {"action": "assign_owner", "owner": teammate.pk, "ids": f"{mine.pk}", "confirmed": "on"})
+    response = client.post(
+        "/customers/bulk/",
+        {"action": "assign_owner", "owner": teammate.pk, "ids": f"{mine.pk}", "confirmed": "on"},
+    )
     assert response.status_code == 403
     mine.refresh_from_db()
     assert mine.owner == rep
@@ -262,7 +303,10 @@ def test_a_rep_may_not_bulk_assign_owners(client, rep, teammate):
 def test_customer_service_may_not_run_bulk_actions(client, service, rep):
     mine = CustomerFactory(name="我的", owner=rep)
     client.force_login(service)
-    response = client.post("/customers/bulk/", {"action": "set_stage", "stage": "churned", "ids": f"{mine.pk}", "confirmed": "on"})
+    response = client.post(
+        "/customers/bulk/",
+        {"action": "set_stage", "stage": "churned", "ids": f"{mine.pk}", "confirmed": "on"},
+    )
     assert response.status_code == 403
 
 

@@ -70,7 +70,9 @@ def test_deleted_customers_leave_every_list(book, rep):
         ("admin_user", "unowned", 200),
     ],
 )
-def test_detail_page_answers_404_for_customers_the_user_may_not_see(client, request, book, persona, customer, status):
+def test_detail_page_answers_404_for_customers_the_user_may_not_see(
+    client, request, book, persona, customer, status
+):
     client.force_login(request.getfixturevalue(persona))
     assert client.get(f"/customers/{book[customer].pk}/").status_code == status
 
@@ -115,20 +117,34 @@ def test_a_rep_cannot_hand_a_customer_to_someone_else_by_posting_owner(client, b
     client.force_login(rep)
     response = client.post(
         f"/customers/{book['mine'].pk}/edit/",
-        {"name": "我的客户", "kind": "individual", "lifecycle_stage": "prospect", "value_tier": "potential", "owner": teammate.pk},
+        {
+            "name": "我的客户",
+            "kind": "individual",
+            "lifecycle_stage": "prospect",
+            "value_tier": "potential",
+            "owner": teammate.pk,
+        },
     )
     assert response.status_code == 302
     book["mine"].refresh_from_db()
     assert book["mine"].owner == rep
 
 
-def test_manager_reassigns_a_customer_and_the_team_follows_and_is_audited(client, book, manager, teammate, other_rep):
+def test_manager_reassigns_a_customer_and_the_team_follows_and_is_audited(
+    client, book, manager, teammate, other_rep
+):
     from core.models import AuditLog
 
     client.force_login(manager)
     response = client.post(
         f"/customers/{book['mine'].pk}/edit/",
-        {"name": "我的客户", "kind": "individual", "lifecycle_stage": "prospect", "value_tier": "potential", "owner": other_rep.pk},
+        {
+            "name": "我的客户",
+            "kind": "individual",
+            "lifecycle_stage": "prospect",
+            "value_tier": "potential",
+            "owner": other_rep.pk,
+        },
     )
     assert response.status_code == 302
     book["mine"].refresh_from_db()
