@@ -19,6 +19,10 @@ for po_path in sorted((ROOT / "locale").glob("*/LC_MESSAGES/django.po")):
         got = sorted(re.findall(r"%\(\w+\)[sd]|\{\w*\}", entry.msgstr or ""))
         if entry.msgstr and wanted != got:
             problems.append(f"{po_path.relative_to(ROOT)}: placeholders differ in {entry.msgid!r}")
+        if po_path.parts[-3] == "en" and not entry.msgid_plural and entry.msgstr != entry.msgid:
+            problems.append(
+                f"{po_path.relative_to(ROOT)}: English text differs from the source: {entry.msgid!r}"
+            )
 if problems:
     print("Incomplete translation catalogues:")
     print("\n".join(problems))

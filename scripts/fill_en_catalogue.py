@@ -1,4 +1,4 @@
-"""Fill the English catalogue: our source strings are English, so msgstr = msgid.
+"""Fill the English catalogue: our source strings are English, so msgstr = msgid, always.
 
 Run by `make makemessages`; keeps the en catalogue complete without hand work.
 """
@@ -15,11 +15,14 @@ for po_path in (ROOT / "locale" / "en" / "LC_MESSAGES").glob("*.po"):
     for entry in po:
         if entry.obsolete:
             continue
+        # Always the source text: msgmerge's fuzzy guesses ("Customer ledger" ->
+        # "Customer service") must not survive in English.
         if entry.msgid_plural:
-            if not all(entry.msgstr_plural.values()):
-                entry.msgstr_plural = {0: entry.msgid, 1: entry.msgid_plural}
+            wanted = {0: entry.msgid, 1: entry.msgid_plural}
+            if entry.msgstr_plural != wanted:
+                entry.msgstr_plural = wanted
                 changed = True
-        elif not entry.msgstr:
+        elif entry.msgstr != entry.msgid:
             entry.msgstr = entry.msgid
             changed = True
         if "fuzzy" in entry.flags:
