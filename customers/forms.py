@@ -98,6 +98,8 @@ class CustomerForm(forms.ModelForm):
             self.fields["tags"].initial = list(self.instance.tags.all())
         if user.has_perm("customers.change_customer_owner"):
             self.fields["owner"].queryset = staff_choices()
+            if not self.instance.pk:
+                self.fields["owner"].initial = user.pk
             self.fields["team"].queryset = Team.objects.all()
             self.fields["team"].help_text = _("Empty: the owner's team.")
         else:

@@ -68,6 +68,9 @@ def customer_create(*, user: User | None, data: dict[str, Any], tags: list[Tag] 
     customer.updated_by = user
     if customer.owner_id and not customer.team_id:
         customer.team = _team_for(customer.owner)
+    elif not customer.owner_id and not customer.team_id and user is not None:
+        # An unowned customer stays with the creator's team, so its managers still see it.
+        customer.team = user.team
     if customer.info_verified_at is None:
         # Entering a record is confirming its details.
         customer.info_verified_at = timezone.now()

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from core.audit import audit_log
@@ -286,6 +287,11 @@ def customer_verify(request: HttpRequest, pk: int) -> HttpResponse:
 # --- create / edit -----------------------------------------------------------------------
 
 
+# Personal data never reaches error reports (mail to admins, logs) in clear.
+SENSITIVE_POST = sensitive_post_parameters("mobile", "other_phone", "email", "wechat", "street", "phone")
+
+
+@SENSITIVE_POST
 @permission_required("customers.add_customer", raise_exception=True)
 def customer_create(request: HttpRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None, user=request.user)
@@ -303,6 +309,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
     return render(request, "customers/customer_form.html", _form_ctx(request, form, None))
 
 
+@SENSITIVE_POST
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _get_rw_customer_for_user(request.user, pk)
     form = CustomerForm(request.POST or None, instance=customer, user=request.user)
@@ -339,6 +346,7 @@ def _form_ctx(request: HttpRequest, form: CustomerForm, customer: Customer | Non
 # --- contacts ----------------------------------------------------------------------------
 
 
+@SENSITIVE_POST
 def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _get_rw_customer_for_user(request.user, pk)
     form = ContactForm(request.POST or None, instance=Contact(customer=customer))
@@ -349,6 +357,7 @@ def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "customers/contact_form.html", {"form": form, "customer": customer})
 
 
+@SENSITIVE_POST
 def contact_edit(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
     customer = _get_rw_customer_for_user(request.user, pk)
     contact = get_object_or_404(Contact, pk=contact_pk, customer=customer)

@@ -171,3 +171,31 @@ def test_birthday_today_is_allowed(client, rep):
     today = timezone.localdate().isoformat()
     assert client.post("/customers/new/", {**VALID, "birthday": today}).status_code == 302
     assert (timezone.localdate() - Customer.objects.get().birthday) < timedelta(days=1)
+
+
+def test_a_manager_creates_for_themselves_by_default_or_for_a_rep(client, manager, rep):
+    client.force_login(manager)
+    assert client.get("/customers/new/").context["form"]["owner"].initial == manager.pk
+    client.post("/customers/new/", {**VALID, "owner": rep.pk})
+    created = Customer.objects.get()
+    assert created.owner == rep and created.team == rep.team
+
+
+def test_an_unowned_customer_created_by_a_manager_stays_visible_to_the_team(client, manager):
+    client.force_login(manager)
+    response = client.post("/customers/new/", {**VALID, "owner": ""})
+    created = Customer.objects.get()
+    assert created.owner is None and created.team == manager.team
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_personal_data_is_hidden_from_error_reports(rf, rep):
+    from django.views.debug import SafeExceptionReporterFilter
+
+    from customers.views import customer_create
+
+    request = rf.post("/customers/new/", {"name": "x", "mobile": "13800138000", "email": "a@b.cn"})
+    request.user = rep
+    customer_create(request)  # marks the request's sensitive parameters
+    cleaned = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert cleaned["mobile"] != "13800138000" and cleaned["email"] != "a@b.cn" and cleaned["name"] == "x"
