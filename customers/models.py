@@ -264,23 +264,6 @@ class Customer(models.Model):
         Kind.COMPANY: ["mobile", "email", "company", "industry", "province", "city", "street", "source"],
     }
     SENSITIVE_FIELDS = ("mobile", "other_phone", "email", "wechat", "street")
-    BASIC_FIELDS = (
-        "kind",
-        "name",
-        "gender",
-        "birthday",
-        "company",
-        "title",
-        "industry",
-        "mobile",
-        "other_phone",
-        "email",
-        "wechat",
-        "province",
-        "city",
-        "district",
-        "street",
-    )
 
     class Meta:
         verbose_name = _("customer")

@@ -28,6 +28,25 @@ class HistoryEntry:
     changes: list[HistoryChange]
 
 
+def reason_label(reason: str) -> str:
+    """The translated words for a change reason code set by the services."""
+    code, _sep, arg = (reason or "").partition(":")
+    labels = {
+        "create": _("created"),
+        "verified": _("information verified"),
+        "delete": _("moved to the recycle bin"),
+        "restore": _("restored from the recycle bin"),
+        "bulk-owner": _("bulk owner change"),
+        "bulk-stage": _("bulk stage change"),
+        "merge": _("merged customer #%(pk)s into this one"),
+        "merged-into": _("merged into customer #%(pk)s"),
+    }
+    label = labels.get(code)
+    if label is None:
+        return reason or ""
+    return label % {"pk": arg} if "%(pk)s" in label else label
+
+
 def _display(record, field_name: str) -> str:
     field = Customer._meta.get_field(field_name)
     value = getattr(record, field.attname)
@@ -79,7 +98,7 @@ def customer_history(customer: Customer, limit: int = 20) -> list[HistoryEntry]:
                 at=newer.history_date,
                 user=str(newer.history_user) if newer.history_user_id else None,
                 kind=newer.history_type,
-                reason=newer.history_change_reason or "",
+                reason=reason_label(newer.history_change_reason),
                 changes=changes,
             )
         )

@@ -289,7 +289,7 @@ def customers_bulk_assign_owner(
     customers = customers.exclude(owner=owner)
     ids = list(customers.values_list("pk", flat=True)[:1000])
     changed = _bulk_change(
-        customers=customers, user=user, changes={"owner": owner, "team": owner.team}, reason="bulk owner"
+        customers=customers, user=user, changes={"owner": owner, "team": owner.team}, reason="bulk-owner"
     )
     audit_log(
         actor=user,
@@ -312,7 +312,7 @@ def customers_bulk_set_stage(
         customers=customers.exclude(lifecycle_stage=stage),
         user=user,
         changes={"lifecycle_stage": stage},
-        reason="bulk stage",
+        reason="bulk-stage",
     )
     audit_log(
         actor=user,
@@ -451,14 +451,14 @@ def customer_merge(
 
     survivor.updated_by = user
     _refresh_derived(survivor)
-    survivor._change_reason = f"merge of #{merged.pk}"
+    survivor._change_reason = f"merge:{merged.pk}"
     survivor._history_user = user
     survivor.save()
 
     merged.deleted_at = timezone.now()
     merged.deleted_by = user
     merged.merged_into = survivor
-    merged._change_reason = f"merged into #{survivor.pk}"
+    merged._change_reason = f"merged-into:{survivor.pk}"
     merged._history_user = user
     merged.save(update_fields=["deleted_at", "deleted_by", "merged_into", "updated_at"])
 

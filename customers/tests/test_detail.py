@@ -176,3 +176,36 @@ def test_a_contact_cannot_be_edited_through_another_customer(client, rep, custom
     contact = make_contact(customer, name="甲")
     client.force_login(rep)
     assert client.get(f"/customers/{mine_too.pk}/contacts/{contact.pk}/edit/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name", "", "This field is required"),
+        ("phone", "12345", "valid phone number"),
+        ("email", "x@", "valid email"),
+    ],
+)
+def test_bad_contact_input_is_refused_next_to_the_field(client, rep, customer, field, value, message):
+    client.force_login(rep)
+    data = {"name": "甲", "phone": "13900139000", "email": "a@example.com", field: value}
+    response = client.post(f"/customers/{customer.pk}/contacts/new/", data, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert not Contact.objects.exists()
+
+
+def test_customer_service_cannot_add_contacts(client, service, customer):
+    client.force_login(service)
+    assert client.post(f"/customers/{customer.pk}/contacts/new/", {"name": "甲"}).status_code == 403
+    assert not Contact.objects.exists()
+
+
+def test_history_reasons_are_translated(client, rep, customer):
+    from customers.services import customer_mark_verified
+
+    customer_mark_verified(customer=customer, user=rep)
+    client.force_login(rep)
+    history = client.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN").context["history"]
+    assert [h.reason for h in history] == ["资料已核实", "创建"]
+    assert history[-1].user == str(rep)
