@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from core.models import Team
 from customers.forms import staff_choices
 from customers.models import Customer, Tag
-from customers.search import search_customers
+from customers.search import search_by_private_key, search_customers
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -17,6 +17,8 @@ class CustomerFilter(django_filters.FilterSet):
         method="filter_search",
         widget=forms.TextInput(attrs={"placeholder": _("Name, company, contact, pinyin, phone or email")}),
     )
+    # A phone number or email searched for, as its blind-index token (see customer_search).
+    qk = django_filters.CharFilter(method="filter_private_key", widget=forms.HiddenInput)
     lifecycle_stage = django_filters.MultipleChoiceFilter(
         label=_("lifecycle stage"),
         choices=Customer.LifecycleStage.choices,
@@ -71,6 +73,9 @@ class CustomerFilter(django_filters.FilterSet):
     def filter_search(self, queryset, name, value):
         return search_customers(queryset, value)
 
+    def filter_private_key(self, queryset, name, value):
+        return search_by_private_key(queryset, value)
+
     def filter_no_owner(self, queryset, name, value):
         # An unticked checkbox means "any owner", not "has an owner".
         return queryset.filter(owner__isnull=True) if value else queryset
@@ -87,7 +92,7 @@ class CustomerFilter(django_filters.FilterSet):
             return 0
         count = 0
         for name, value in self.form.cleaned_data.items():
-            if name == "q" or value in (None, "", [], False):
+            if name in ("q", "qk") or value in (None, "", [], False):
                 continue
             if isinstance(value, slice) and value.start is None and value.stop is None:
                 continue

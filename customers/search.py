@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from pypinyin import Style, lazy_pinyin
 
@@ -75,25 +76,44 @@ def email_bidx(normalised_email: str) -> str:
     return blind_index(normalised_email, purpose="email") if normalised_email else ""
 
 
-def search_customers(qs: QuerySet, query: str) -> QuerySet:
-    """Filter a customer queryset by the search box's text."""
+def private_search_key(query: str) -> str | None:
+    """For a query that is a phone number or an email address, the token that stands for it
+    in URLs ("p:<hmac>" / "e:<hmac>"), so plaintext never reaches addresses, logs or history.
+    None for other queries (names), or "" for an email that cannot be valid."""
+    query = _normalise(query)
+    phone = phone_search_key(query)
+    if phone:
+        return f"p:{phone_bidx(phone)}"
+    if "@" in query:
+        try:
+            return f"e:{email_bidx(normalize_email(query))}"
+        except ValidationError:
+            return ""
+    return None
+
+
+def search_by_private_key(qs: QuerySet, token: str) -> QuerySet:
+    """Exact match on the blind index, from a token made by private_search_key()."""
     from customers.models import Contact
 
+    kind, _sep, key = token.partition(":")
+    if kind == "p" and key:
+        contact = Contact.objects.filter(customer=OuterRef("pk"), phone_bidx=key)
+        return qs.filter(Q(mobile_bidx=key) | Q(other_phone_bidx=key) | Exists(contact))
+    if kind == "e" and key:
+        contact = Contact.objects.filter(customer=OuterRef("pk"), email_bidx=key)
+        return qs.filter(Q(email_bidx=key) | Exists(contact))
+    return qs.none()
+
+
+def search_customers(qs: QuerySet, query: str) -> QuerySet:
+    """Filter a customer queryset by the search box's text."""
     query = _normalise(query)
     if not query:
         return qs
-    phone = phone_search_key(query)
-    if phone:
-        key = phone_bidx(phone)
-        contact = Contact.objects.filter(customer=OuterRef("pk"), phone_bidx=key)
-        return qs.filter(Q(mobile_bidx=key) | Q(other_phone_bidx=key) | Exists(contact))
-    if "@" in query:
-        try:
-            key = email_bidx(normalize_email(query))
-        except Exception:  # not a valid address: nothing can match exactly
-            return qs.none()
-        contact = Contact.objects.filter(customer=OuterRef("pk"), email_bidx=key)
-        return qs.filter(Q(email_bidx=key) | Exists(contact))
+    token = private_search_key(query)
+    if token is not None:
+        return search_by_private_key(qs, token)
     term = re.sub(r"\s+", "", query) if HAN.search(query) else query
     if len(term) <= 2:
         return qs.filter(search_grams__has_gram=term)

@@ -20,6 +20,7 @@ from customers import services
 from customers.filters import CustomerFilter
 from customers.forms import BulkActionForm, ContactForm, CustomerForm, MergeForm, SavedViewForm
 from customers.models import Contact, Customer, SavedView, Tag
+from customers.search import private_search_key, search_customers
 from customers.selectors import customer_history
 from customers.timeline import customer_timeline
 
@@ -120,6 +121,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
         "filter_query": filter_params.urlencode(),
+        "filter_query_without_key": _without(filter_params, "qk"),
         "saved_views": SavedView.objects.filter(user=request.user),
         "bulk_form": BulkActionForm(),
         "can_bulk": request.user.has_perm("customers.change_customer"),
@@ -127,6 +129,35 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "can_delete": request.user.has_perm("customers.delete_customer"),
     }
     return render(request, "customers/customer_list.html", ctx)
+
+
+@require_POST
+def customer_search(request: HttpRequest) -> HttpResponse:
+    """The filter form posts here; it answers with a redirect to the list URL.
+
+    A phone number or email in the search box becomes its blind-index token (qk), so the
+    plaintext never lands in the address bar, browser history, access logs, saved views or
+    Referer headers. Names and other filters pass through as they are.
+    """
+    query = QueryDict(mutable=True)
+    for key, values in request.POST.lists():
+        if key != "csrfmiddlewaretoken":
+            query.setlist(key, [v for v in values if v != ""])
+    text = query.get("q", "").strip()
+    if text:
+        query.pop("qk", None)
+        token = private_search_key(text)
+        if token is not None:
+            query.pop("q")
+            query["qk"] = token or "invalid"
+    query.pop("cursor", None)
+    return redirect(reverse("customers:list") + "?" + query.urlencode())
+
+
+def _without(params: QueryDict, key: str) -> str:
+    params = params.copy()
+    params.pop(key, None)
+    return params.urlencode()
 
 
 # --- saved views -------------------------------------------------------------------------
@@ -454,11 +485,10 @@ def customer_merge(request: HttpRequest, pk: int) -> HttpResponse:
     other_pk = request.GET.get("other") or request.POST.get("other")
     ctx: dict = {"survivor": survivor}
     if not other_pk:
-        query = request.GET.get("q", "")
+        # Posted, so a phone number or email searched for stays out of URLs and logs.
+        query = request.POST.get("q") or request.GET.get("q", "")
         candidates = []
         if query:
-            from customers.search import search_customers
-
             candidates = list(
                 search_customers(Customer.objects.visible_to(request.user), query)
                 .exclude(pk=survivor.pk)

@@ -325,3 +325,47 @@ def test_bad_bulk_requests_change_nothing(client, rep, data):
     response = client.post("/customers/bulk/", {**data, "confirmed": "on"})
     assert response.status_code == 302
     assert Customer.objects.get().lifecycle_stage == "prospect"
+
+
+# --- the search form ----------------------------------------------------------------------
+
+
+def test_searching_a_phone_number_keeps_it_out_of_the_url(client, rep):
+    customer = CustomerFactory(name="张三丰", owner=rep, mobile="13800138000", email="zsf@example.com")
+    client.force_login(rep)
+    for typed in ("138 0013 8000", "ZSF@example.com"):
+        response = client.post(
+            "/customers/search/", {"q": typed, "value_tier": ["vip", "active"], "province": ""}
+        )
+        location = response["Location"]
+        assert response.status_code == 302 and "qk=" in location
+        assert "13800138000" not in location and "138+0013" not in location and "zsf" not in location.lower()
+        assert "value_tier=vip&value_tier=active" in location and "province" not in location
+    customer.value_tier = "vip"
+    customer.save()
+    page = client.get(location).context["page"]
+    assert page.object_list == [customer]
+
+
+def test_searching_a_name_passes_through(client, rep):
+    client.force_login(rep)
+    response = client.post("/customers/search/", {"q": "张三", "qk": "p:old", "sort": "name"})
+    assert response["Location"] == "/customers/?q=%E5%BC%A0%E4%B8%89&sort=name"
+
+
+def test_keeping_the_private_key_when_other_filters_change(client, rep):
+    client.force_login(rep)
+    response = client.post("/customers/search/", {"q": "", "qk": "p:abc", "value_tier": "vip"})
+    assert "qk=p%3Aabc" in response["Location"] and "value_tier=vip" in response["Location"]
+
+
+def test_a_forged_private_key_finds_nothing(client, rep):
+    CustomerFactory(name="张三丰", owner=rep, mobile="13800138000")
+    client.force_login(rep)
+    assert client.get("/customers/?qk=p:deadbeef").context["page"].object_list == []
+    assert client.get("/customers/?qk=nonsense").context["page"].object_list == []
+
+
+def test_the_search_endpoint_needs_post(client, rep):
+    client.force_login(rep)
+    assert client.get("/customers/search/?q=x").status_code == 405
