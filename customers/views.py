@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.db.models.functions import Upper
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -500,7 +500,7 @@ def customer_merge(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         merged = _get_customer_for_user(request.user, int(other_pk))
     except ValueError:
-        raise PermissionDenied from None
+        raise Http404 from None
     if merged.pk == survivor.pk:
         messages.error(request, _("Choose another customer: a customer cannot be merged into itself."))
         return redirect("customers:merge", pk=survivor.pk)

@@ -178,3 +178,9 @@ def test_purge_command(rep):
     out = StringIO()
     call_command("purge_recycle_bin", stdout=out)
     assert "Purged 1" in out.getvalue()
+
+
+def test_a_malformed_merge_target_is_404(client, manager, pair):
+    keep, _ = pair
+    client.force_login(manager)
+    assert client.get(f"/customers/{keep.pk}/merge/?other=abc").status_code == 404
