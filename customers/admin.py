@@ -1,9 +1,11 @@
 from django.contrib import admin
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.personal_data import mask_email, mask_phone
 from customers.models import Contact, Customer, CustomerMerge, SavedView, Tag
+from customers.tasks import refresh_tag_names
 
 
 class ContactInline(admin.TabularInline):
@@ -59,6 +61,12 @@ class CustomerAdmin(SimpleHistoryAdmin):
 class TagAdmin(admin.ModelAdmin):
     list_display = ("name", "color")
     search_fields = ("name",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "name" in form.changed_data:
+            # The customers' tag text follows in the background (many customers may carry it).
+            transaction.on_commit(lambda: refresh_tag_names.delay(obj.pk))
 
 
 @admin.register(SavedView)

@@ -165,6 +165,9 @@ class Customer(models.Model):
         help_text=_("When set, the nightly classification leaves the ABC class alone."),
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="customers", blank=True)
+    # The tag names as text, kept by the services, so the change history records tag edits
+    # like any other field (old → new).
+    tag_names = models.CharField(_("tags"), max_length=1000, blank=True, editable=False)
     preferences = models.TextField(
         _("service preferences"),
         blank=True,

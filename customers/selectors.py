@@ -5,10 +5,30 @@ from datetime import datetime
 
 from django.utils.translation import gettext as _
 
+from core.models import Team, User
 from customers.models import Customer
 
-# Fields not shown in the history (bookkeeping, or derived from other fields).
-_HIDDEN = {"mobile_bidx", "other_phone_bidx", "email_bidx", "updated_by", "created_by", "created_at"}
+# Fields not shown in the history: bookkeeping, or derived from other records (the change
+# reason already says "moved to the recycle bin", "merged into ...").
+_HIDDEN = {
+    "id",
+    "mobile_bidx",
+    "other_phone_bidx",
+    "email_bidx",
+    "updated_by",
+    "created_by",
+    "created_at",
+    "deleted_at",
+    "deleted_by",
+    "merged_into",
+    "first_purchase_at",
+    "last_purchase_at",
+    "order_count",
+    "total_spend",
+}
+
+
+_TRACKED = {f.name for f in Customer.history.model._meta.fields}
 
 
 @dataclass
@@ -33,6 +53,9 @@ def reason_label(reason: str) -> str:
     code, _sep, arg = (reason or "").partition(":")
     labels = {
         "create": _("created"),
+        "edit": _("edited"),
+        "bulk-tag": _("bulk tagging"),
+        "tag-renamed": _("a tag was renamed"),
         "verified": _("information verified"),
         "delete": _("moved to the recycle bin"),
         "restore": _("restored from the recycle bin"),
@@ -62,7 +85,7 @@ def _display(record, field_name: str) -> str:
 
 
 def customer_history(customer: Customer, limit: int = 20) -> list[HistoryEntry]:
-    """The latest changes: who, when, which field, old → new. Two queries.
+    """The latest changes: who, when, which field, old → new. At most three queries.
 
     Personal data is never shown here in clear: a change of a sensitive field reads
     "changed", whatever the viewer's permissions.
@@ -70,29 +93,33 @@ def customer_history(customer: Customer, limit: int = 20) -> list[HistoryEntry]:
     records = list(
         customer.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1]
     )
-    owners = {}
+    # Names of the owners and teams the records mention: one query each, only if any.
     owner_ids = {r.owner_id for r in records if r.owner_id}
-    if owner_ids:
-        from core.models import User
-
-        owners = {u.pk: str(u) for u in User.objects.filter(pk__in=owner_ids)}
+    team_ids = {r.team_id for r in records if r.team_id}
+    names = {
+        "owner": {u.pk: str(u) for u in User.objects.filter(pk__in=owner_ids)} if owner_ids else {},
+        "team": {t.pk: t.name for t in Team.objects.filter(pk__in=team_ids)} if team_ids else {},
+    }
+    # Compared by hand rather than with diff_against(), which skips non-editable fields
+    # such as tag_names.
+    fields = [f for f in Customer._meta.concrete_fields if f.name not in _HIDDEN and f.name in _TRACKED]
     entries = []
     for newer, older in zip(records, [*records[1:], None], strict=False):
         if len(entries) == limit:
             break
         changes = []
         if older is not None:
-            delta = newer.diff_against(older, excluded_fields=list(_HIDDEN))
-            for change in delta.changes:
-                field = Customer._meta.get_field(change.field)
-                if change.field in Customer.SENSITIVE_FIELDS:
-                    old, new = ("—" if not change.old else "••••", _("changed") if change.new else "—")
-                elif change.field == "owner":
-                    old = owners.get(change.old, "—") if change.old else "—"
-                    new = owners.get(change.new, "—") if change.new else "—"
+            for field in fields:
+                old_value, new_value = getattr(older, field.attname), getattr(newer, field.attname)
+                if old_value == new_value:
+                    continue
+                if field.name in Customer.SENSITIVE_FIELDS:
+                    old, new = ("—" if not old_value else "••••", _("changed") if new_value else "—")
+                elif field.name in names:
+                    old, new = names[field.name].get(old_value, "—"), names[field.name].get(new_value, "—")
                 else:
-                    old, new = _display(older, change.field), _display(newer, change.field)
-                changes.append(HistoryChange(change.field, str(field.verbose_name), old, new))
+                    old, new = _display(older, field.name), _display(newer, field.name)
+                changes.append(HistoryChange(field.name, str(field.verbose_name), old, new))
         entries.append(
             HistoryEntry(
                 at=newer.history_date,

@@ -53,6 +53,27 @@ def _refresh_contact_derived(contact: Contact) -> None:
     contact.email_bidx = email_bidx(contact.email)
 
 
+def _tag_names(tags) -> str:
+    return ", ".join(sorted(t.name for t in tags))
+
+
+def customers_refresh_tag_names(*, customer_ids: list[int], user: User | None, reason: str) -> int:
+    """Recompute tag_names after tags changed outside a customer form (bulk tagging, a tag
+    renamed), with a history entry for each customer whose text changed."""
+    changed = []
+    customers = Customer.objects.filter(pk__in=customer_ids).prefetch_related("tags")
+    for customer in customers.iterator(chunk_size=500):
+        names = _tag_names(customer.tags.all())
+        if names != customer.tag_names:
+            customer.tag_names = names
+            changed.append(customer)
+    if changed:
+        bulk_update_with_history(
+            changed, Customer, ["tag_names"], batch_size=500, default_user=user, default_change_reason=reason
+        )
+    return len(changed)
+
+
 def _team_for(owner: User | None):
     return owner.team if owner is not None else None
 
@@ -64,6 +85,7 @@ def customer_create(*, user: User | None, data: dict[str, Any], tags: list[Tag] 
     The team follows the owner's team unless given.
     """
     customer = Customer(**data)
+    customer.tag_names = _tag_names(tags or [])
     customer.created_by = user
     customer.updated_by = user
     if customer.owner_id and not customer.team_id:
@@ -111,9 +133,12 @@ def customer_update(
     if not customer.marketing_consent:
         customer.marketing_consent_at = None
         customer.marketing_consent_channel = ""
+    if tags is not None:
+        customer.tag_names = _tag_names(tags)
     customer.updated_by = user
     _refresh_derived(customer)
     customer.full_clean(exclude=["search_grams"])
+    customer._change_reason = "edit"
     customer._history_user = user
     customer.save()
     if tags is not None:
@@ -337,8 +362,13 @@ def customers_bulk_tag(
         )
         through.objects.bulk_create([through(customer_id=i, tag=tag) for i in ids if i not in existing])
         changed = len(ids) - len(existing)
+        touched = [i for i in ids if i not in existing]
     else:
+        touched = list(
+            through.objects.filter(tag=tag, customer_id__in=ids).values_list("customer_id", flat=True)
+        )
         changed, _ = through.objects.filter(tag=tag, customer_id__in=ids).delete()
+    customers_refresh_tag_names(customer_ids=touched, user=user, reason="bulk-tag")
     audit_log(
         actor=user,
         action=AuditLog.Action.BULK_ACTION,
@@ -448,6 +478,7 @@ def customer_merge(
         if count:
             moved[relation.related_model._meta.label_lower] = count
     survivor.tags.add(*merged.tags.all())
+    survivor.tag_names = _tag_names(survivor.tags.all())
 
     survivor.updated_by = user
     _refresh_derived(survivor)

@@ -1,9 +1,22 @@
 from celery import shared_task
 
-from customers.services import customers_purge_expired
+from customers.models import Customer
+from customers.services import customers_purge_expired, customers_refresh_tag_names
 
 
 @shared_task
 def purge_expired_customers() -> int:
     """Nightly: delete for good what stayed in the recycle bin past its retention."""
     return customers_purge_expired()
+
+
+@shared_task
+def refresh_tag_names(tag_id: int) -> int:
+    """After a tag was renamed: its customers' tag text (and history) follow, in batches."""
+    ids = list(Customer.objects.filter(tags__id=tag_id).values_list("pk", flat=True))
+    changed = 0
+    for start in range(0, len(ids), 1000):
+        changed += customers_refresh_tag_names(
+            customer_ids=ids[start : start + 1000], user=None, reason="tag-renamed"
+        )
+    return changed

@@ -209,3 +209,41 @@ def test_history_reasons_are_translated(client, rep, customer):
     history = client.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN").context["history"]
     assert [h.reason for h in history] == ["资料已核实", "创建"]
     assert history[-1].user == str(rep)
+
+
+def test_tag_changes_appear_in_the_history(client, rep, customer):
+    from customers.tests.factories import TagFactory
+
+    vip, east = TagFactory(name="VIP"), TagFactory(name="华东")
+    client.force_login(rep)
+    data = {
+        "kind": "individual",
+        "name": customer.name,
+        "lifecycle_stage": "prospect",
+        "value_tier": "potential",
+    }
+    client.post(f"/customers/{customer.pk}/edit/", {**data, "tags": [vip.pk, east.pk]})
+    client.post(
+        "/customers/bulk/",
+        {"action": "remove_tag", "tag": vip.pk, "ids": str(customer.pk), "confirmed": "on"},
+    )
+    history = client.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="en").context["history"]
+    tag_changes = [(c.old, c.new) for h in history for c in h.changes if c.field == "tag_names"]
+    assert tag_changes == [("VIP, 华东", "华东"), ("—", "VIP, 华东")]
+    assert history[0].reason == "bulk tagging"
+
+
+def test_renaming_a_tag_in_the_admin_updates_its_customers(
+    client, admin_user, rep, django_capture_on_commit_callbacks
+):
+    from customers.tests.factories import TagFactory
+
+    tag = TagFactory(name="旧名")
+    tagged = CustomerFactory(name="有标签", owner=rep, tags=[tag])
+    assert tagged.tag_names == "旧名"
+    client.force_login(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/admin/customers/tag/{tag.pk}/change/", {"name": "新名", "color": "primary"})
+    assert response.status_code == 302
+    tagged.refresh_from_db()
+    assert tagged.tag_names == "新名"
