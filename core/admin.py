@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from core.models import AuditLog, Role, Team, User
+from core.models import AuditLog, Notification, Role, Team, User
 
 
 @admin.register(User)
@@ -69,4 +69,23 @@ class AuditLogAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """For looking into what was sent to whom. Notifications are created by the apps (through
+    core.notifications.notify), never by hand; admins may delete them."""
+
+    list_display = ("created_at", "recipient", "kind", "title", "read_at")
+    list_filter = (("read_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("title", "recipient__username")
+    list_select_related = ("recipient",)
+    # The table grows with every job run: no exact count of all rows on each page.
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

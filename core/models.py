@@ -3,6 +3,7 @@ import re
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -150,3 +151,71 @@ class AuditLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The audit log is append-only.")
+
+
+class NotificationQuerySet(models.QuerySet):
+    def unread(self) -> "NotificationQuerySet":
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """One message in a user's notification centre (the bell in the navigation).
+
+    Written through core.notifications.notify(). `kind` is a free code owned by the app that
+    sends it ("task_assigned", "ticket_sla_breached", ...); `title` and `body` are already in
+    the recipient's language. `dedupe_key` makes a job that runs twice notify once.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recipient"),
+        related_name="notifications",
+        on_delete=models.CASCADE,
+        # The (recipient, -created_at) index below starts with recipient and serves the
+        # foreign key's lookups (cascade deletes); a separate index would only cost writes.
+        db_index=False,
+    )
+    kind = models.CharField(_("kind"), max_length=50)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    dedupe_key = models.CharField(
+        _("deduplication key"),
+        max_length=200,
+        blank=True,
+        help_text=_("At most one notification per recipient and key; empty: no deduplication."),
+    )
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A job that runs twice (or two workers racing) creates one notification.
+            models.UniqueConstraint(
+                fields=["recipient", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="notification_unique_dedupe_key",
+            ),
+        ]
+        indexes = [
+            # The navigation badge (count of my unread) and "mark all as read".
+            models.Index(
+                fields=["recipient"],
+                condition=models.Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            ),
+            # My notifications, newest first (keyset pages order by created_at, then id).
+            models.Index(fields=["recipient", "-created_at", "-id"], name="notification_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

@@ -31,6 +31,48 @@ _CUSTOMER_ALL = [
     "customers.view_customermerge",
 ]
 
+_INTERACTIONS_ALL = [
+    f"interactions.{action}_{model}"
+    for model in ("interaction", "task", "ticket", "ticketcomment", "article")
+    for action in ("view", "add", "change", "delete")
+] + ["interactions.view_ticketstatuschange", "interactions.reassign_task", "interactions.assign_ticket"]
+
+# Interactions, tasks, tickets and the knowledge base, per role (scope follows the customer).
+_INTERACTIONS_MANAGER = [
+    "interactions.view_interaction",
+    "interactions.add_interaction",
+    "interactions.change_interaction",
+    "interactions.view_task",
+    "interactions.add_task",
+    "interactions.change_task",
+    "interactions.reassign_task",
+    "interactions.view_ticket",
+    "interactions.add_ticket",
+    "interactions.change_ticket",
+    "interactions.assign_ticket",
+    "interactions.view_ticketcomment",
+    "interactions.add_ticketcomment",
+    "interactions.view_ticketstatuschange",
+    "interactions.view_article",
+    "interactions.add_article",
+    "interactions.change_article",
+]
+_INTERACTIONS_REP = [
+    "interactions.view_interaction",
+    "interactions.add_interaction",
+    "interactions.view_task",
+    "interactions.add_task",
+    "interactions.change_task",
+    "interactions.view_ticket",
+    "interactions.add_ticket",
+    "interactions.view_ticketcomment",
+    "interactions.add_ticketcomment",
+    "interactions.view_ticketstatuschange",
+    "interactions.view_article",
+]
+# Customer service works mainly on tickets: the manager's rights without reassigning tasks.
+_INTERACTIONS_SERVICE = [p for p in _INTERACTIONS_MANAGER if p != "interactions.reassign_task"]
+
 # "app_label.codename" per role. Later apps extend these lists with their own models.
 # Record-level scope (own / team / all customers) is in CustomerQuerySet.visible_to().
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -50,12 +92,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.view_permission",
         "core.view_auditlog",
         *_CUSTOMER_ALL,
+        *_INTERACTIONS_ALL,
     ],
     # Team scope; may change owners (reassign within the team), merge and export.
     Role.SALES_MANAGER: [
         "core.view_user",
         "core.view_team",
         *(p for p in _CUSTOMER_ALL if p not in ("customers.view_all_customers", "customers.purge_customer")),
+        *_INTERACTIONS_MANAGER,
     ],
     # Own customers: create, edit basic information, delete to the recycle bin; no owner
     # changes, merges or exports.
@@ -72,6 +116,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.delete_contact",
         "customers.view_tag",
         "customers.add_tag",
+        *_INTERACTIONS_REP,
     ],
     # All customers, read-only (may not edit basic information); reveals to call back.
     Role.CUSTOMER_SERVICE: [
@@ -81,6 +126,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.view_sensitive",
         "customers.view_contact",
         "customers.view_tag",
+        *_INTERACTIONS_SERVICE,
     ],
 }
 

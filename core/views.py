@@ -1,11 +1,19 @@
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from core.models import Notification, User
+from core.notifications import notifications_mark_read
+from core.pagination import SortOption, keyset_page
+
+NOTIFICATIONS_PER_PAGE = 30
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -47,3 +55,57 @@ def set_language(request: HttpRequest) -> HttpResponse:
         secure=request.is_secure(),
     )
     return response
+
+
+# --- notifications -----------------------------------------------------------------------
+
+
+def _get_notification_for_user(user: User, pk: int) -> Notification:
+    """The user's own notification; anyone else's answers 404."""
+    return get_object_or_404(Notification.objects.filter(recipient=user), pk=pk)
+
+
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The notification centre: my notifications, newest first, unread ones highlighted."""
+    qs = Notification.objects.filter(recipient=request.user)
+    page = keyset_page(
+        qs,
+        SortOption("created_at", descending=True),
+        request.GET.get("cursor"),
+        NOTIFICATIONS_PER_PAGE,
+    )
+    ctx = {"page": page}
+    return render(request, "core/notifications.html", ctx)
+
+
+# A GET on purpose although it marks read: it is what a link does (middle-click opens a new
+# tab), it is idempotent, and a forged request could only mark one's own notification read.
+@require_GET
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark the notification read and go to the record it is about."""
+    notification = _get_notification_for_user(request.user, pk)
+    if not notification.is_read:
+        notifications_mark_read(user=request.user, ids=[notification.pk])
+    url = notification.url
+    # Only local links: a notification must never send anyone to another site.
+    if not url or not url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect("core:notifications")
+    return HttpResponseRedirect(url)
+
+
+@require_POST
+def notifications_read_all(request: HttpRequest) -> HttpResponse:
+    count = notifications_mark_read(user=request.user)
+    if count:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d notification marked as read.",
+                "%(count)d notifications marked as read.",
+                count,
+            )
+            % {"count": count},
+        )
+    return redirect("core:notifications")

@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.navigation",
+                "interactions.context_processors.task_badge",
             ],
         },
     },
@@ -186,6 +187,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.heartbeat",
         "schedule": env.float("HEARTBEAT_SCHEDULE_SECONDS", default=300.0),
     },
+    "task-and-ticket-notifications": {
+        "task": "interactions.tasks.send_due_notifications",
+        "schedule": env.float("NOTIFICATION_SCHEDULE_SECONDS", default=300.0),
+    },
     "purge-customer-recycle-bin": {
         "task": "customers.tasks.purge_expired_customers",
         "schedule": crontab(hour=3, minute=15),
@@ -206,6 +211,9 @@ CACHES = {
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# In-app notifications (the bell) are always created; with this on, each new one is also
+# emailed to its recipient. A sender may force it either way (notify(email=True/False)).
+NOTIFICATION_EMAIL_ENABLED = env.bool("NOTIFICATION_EMAIL_ENABLED", default=False)
 
 # Security. Production-like settings follow from DEBUG being off.
 SESSION_COOKIE_HTTPONLY = True
@@ -244,6 +252,16 @@ CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
 # Lists never count beyond this many rows ("10,000+"): an exact COUNT(*) over a million
 # rows costs more than the page itself.
 LIST_COUNT_LIMIT = env.int("LIST_COUNT_LIMIT", default=10000)
+
+# Service tickets: hours from opening to the SLA due time, per priority; and how long before
+# the due time the assignee is warned.
+TICKET_SLA_HOURS = {
+    key: env.int(f"TICKET_SLA_HOURS_{key.upper()}", default=default)
+    for key, default in (("urgent", 4), ("high", 8), ("normal", 24), ("low", 72))
+}
+TICKET_SLA_WARNING_MINUTES = env.int("TICKET_SLA_WARNING_MINUTES", default=60)
+# Tasks due within this many minutes get a "due soon" notification.
+TASK_DUE_SOON_MINUTES = env.int("TASK_DUE_SOON_MINUTES", default=60)
 
 # Demo data: the one documented password of the demo users created by `seed_demo`.
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo-crm-2026")

@@ -40,6 +40,27 @@ class Tag(models.Model):
         return self.name
 
 
+_NOTHING = Q(pk__in=[])
+
+
+def customer_visibility_q(user, prefix: str = "") -> Q:
+    """The customers `user` may see, as a Q on a model whose customer is at `prefix`
+    ("" for Customer itself, "customer__" for interactions, tickets, orders...).
+
+    The one definition of record-level scope; every app filters through it.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return _NOTHING
+    if user.is_superuser or user.has_perm("customers.view_all_customers"):
+        return Q()
+    managed = user.managed_team_ids
+    if managed:
+        return Q(**{f"{prefix}team_id__in": managed}) | Q(**{f"{prefix}owner": user})
+    if user.has_perm("customers.view_customer"):
+        return Q(**{f"{prefix}owner": user})
+    return _NOTHING
+
+
 class CustomerQuerySet(models.QuerySet):
     def active(self):
         """Not in the recycle bin (and not merged into another customer)."""
@@ -56,16 +77,7 @@ class CustomerQuerySet(models.QuerySet):
         by permissions). Anyone else: nothing.
         """
         qs = self if include_deleted else self.active()
-        if not user.is_authenticated or not user.is_active:
-            return qs.none()
-        if user.is_superuser or user.has_perm("customers.view_all_customers"):
-            return qs
-        managed = user.managed_team_ids
-        if managed:
-            return qs.filter(Q(team_id__in=managed) | Q(owner=user))
-        if user.has_perm("customers.view_customer"):
-            return qs.filter(owner=user)
-        return qs.none()
+        return qs.filter(customer_visibility_q(user))
 
     def stale(self, days: int | None = None):
         """Details not confirmed within `days` (default settings.CUSTOMER_INFO_STALE_DAYS)."""

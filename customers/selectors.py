@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 from core.models import Team, User
 from customers.models import Customer
 
-# Fields not shown in the history: bookkeeping, or derived from other records (the change
-# reason already says "moved to the recycle bin", "merged into ...").
+# Fields not shown in the history: bookkeeping, or derived from other records (interactions
+# set "last contacted", orders the purchase figures; the change reason already says "moved to
+# the recycle bin", "merged into ...").
 _HIDDEN = {
     "id",
     "mobile_bidx",
@@ -21,6 +22,7 @@ _HIDDEN = {
     "deleted_at",
     "deleted_by",
     "merged_into",
+    "last_contacted_at",
     "first_purchase_at",
     "last_purchase_at",
     "order_count",

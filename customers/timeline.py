@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 
 @dataclass(frozen=True)
@@ -25,18 +26,34 @@ class TimelineEntry:
 
 
 TimelineSource = Callable[..., Iterable[TimelineEntry]]
-_sources: dict[str, TimelineSource] = {}
 
 
-def register_timeline_source(name: str, source: TimelineSource) -> None:
-    """`source(customer, user, limit)` returns at most `limit` entries, newest first."""
-    _sources[name] = source
+@dataclass(frozen=True)
+class _Source:
+    source: TimelineSource
+    label: object  # a lazily translated name for the kind filter
 
 
-def customer_timeline(customer, user, limit: int = 30) -> list[TimelineEntry]:
+_sources: dict[str, _Source] = {}
+
+
+def register_timeline_source(name: str, source: TimelineSource, label=None) -> None:
+    """`source(customer, user, limit)` returns at most `limit` entries, newest first.
+    `name` is the kind the timeline can be filtered by."""
+    _sources[name] = _Source(source, label or name)
+
+
+def timeline_kinds() -> list[tuple[str, str]]:
+    return [(name, str(s.label)) for name, s in _sources.items()]
+
+
+def customer_timeline(customer, user, limit: int = 30, kinds: list[str] | None = None) -> list[TimelineEntry]:
+    """The latest `limit` entries of the chosen kinds (all by default): one query per source."""
     entries: list[TimelineEntry] = []
-    for source in _sources.values():
-        entries.extend(source(customer, user, limit))
+    for name, s in _sources.items():
+        if kinds and name not in kinds:
+            continue
+        entries.extend(s.source(customer, user, limit))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
 
@@ -72,4 +89,4 @@ def _customer_events(customer, user, limit: int) -> list[TimelineEntry]:
     return entries
 
 
-register_timeline_source("customers", _customer_events)
+register_timeline_source("customer", _customer_events, _lazy("Customer record"))

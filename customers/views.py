@@ -20,9 +20,10 @@ from customers import services
 from customers.filters import CustomerFilter
 from customers.forms import BulkActionForm, ContactForm, CustomerForm, MergeForm, SavedViewForm
 from customers.models import Contact, Customer, SavedView, Tag
+from customers.panels import customer_panels
 from customers.search import private_search_key, search_customers
 from customers.selectors import customer_history
-from customers.timeline import customer_timeline
+from customers.timeline import customer_timeline, timeline_kinds
 
 SORTS = {
     "-created": SortOption("created_at", descending=True),
@@ -267,6 +268,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             f"contact-{contact.pk}-",
         )
     completeness, missing = customer.completeness()
+    kinds = [k for k in request.GET.getlist("kind") if k in dict(timeline_kinds())]
     ctx = {
         "customer": customer,
         "sensitive": _sensitive(customer, Customer.SENSITIVE_FIELDS, "customers:reveal", [customer.pk], ""),
@@ -274,7 +276,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tags": list(customer.tags.all()),
         "completeness": completeness,
         "missing": missing,
-        "timeline": customer_timeline(customer, request.user),
+        "timeline": customer_timeline(customer, request.user, kinds=kinds),
+        "timeline_kinds": timeline_kinds(),
+        "timeline_selected": kinds,
+        "panels": customer_panels(request, customer) if not customer.is_deleted else {},
         "history": customer_history(customer),
         "can_edit": request.user.has_perm("customers.change_customer") and not customer.is_deleted,
         "can_reveal": request.user.has_perm("customers.view_sensitive"),

@@ -5,3 +5,21 @@ from django.utils.translation import gettext_lazy as _
 class InteractionsConfig(AppConfig):
     name = "interactions"
     verbose_name = _("Interactions")
+
+    def ready(self) -> None:
+        # Plug into the customer page without customers importing this app.
+        from customers.panels import CustomerPanel, register_customer_panel
+        from customers.timeline import register_timeline_source
+        from interactions import panels, selectors
+
+        register_timeline_source("interaction", selectors.interaction_entries, _("Interactions"))
+        register_timeline_source("task", selectors.task_entries, _("Tasks"))
+        register_timeline_source("ticket", selectors.ticket_entries, _("Tickets"))
+        register_customer_panel(
+            CustomerPanel(
+                name="work",
+                template="interactions/partials/customer_panel.html",
+                context=panels.work_panel,
+                order=10,
+            )
+        )

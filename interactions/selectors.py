@@ -1,0 +1,139 @@
+"""Reads shared by several pages: knowledge-base search, articles matching a ticket, and the
+timeline sources this app plugs into the customer page."""
+
+import re
+
+from django.contrib.postgres.search import TrigramWordSimilarity
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from customers.timeline import TimelineEntry
+from interactions.models import Article, Interaction, Task, Ticket
+
+
+def article_search(query: str, category: str = "") -> QuerySet:
+    qs = Article.objects.select_related("created_by")
+    if category in Ticket.Category.values:
+        qs = qs.filter(category=category)
+    query = query.strip()
+    if query:
+        qs = qs.filter(Q(title__icontains=query) | Q(body__icontains=query))
+    return qs
+
+
+def articles_matching(text: str, limit: int = 5) -> list[Article]:
+    """Articles whose titles resemble `text` (a ticket's subject), best first.
+
+    PostgreSQL ranks by trigram word similarity; elsewhere any word of 2+ characters in the
+    title counts. One query.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    if connection.vendor == "postgresql":
+        return list(
+            Article.objects.annotate(score=TrigramWordSimilarity(text, "title"))
+            .filter(score__gte=0.3)
+            .order_by("-score", "-updated_at")
+            .only("id", "title", "category", "updated_at")[:limit]
+        )
+    words = [w for w in re.split(r"\W+", text) if len(w) >= 2]
+    q = Q()
+    for word in words:
+        q |= Q(title__icontains=word)
+    if not q:
+        return []
+    return list(Article.objects.filter(q).only("id", "title", "category", "updated_at")[:limit])
+
+
+# --- customer timeline sources (one bounded query each) -----------------------------------
+
+_CHANNEL_ICONS = {
+    "phone": "telephone",
+    "email": "envelope",
+    "meeting": "people",
+    "visit": "geo-alt",
+    "wechat": "wechat",
+    "sms": "chat-dots",
+    "social_media": "share",
+    "other": "chat-left-text",
+}
+
+
+def interaction_entries(customer, user, limit: int) -> list[TimelineEntry]:
+    rows = (
+        Interaction.objects.filter(customer=customer)
+        .select_related("created_by")
+        .only("id", "kind", "channel", "direction", "occurred_at", "summary", "outcome", "created_by")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+    entries = []
+    for row in rows:
+        title = f"{row.get_channel_display()} · {row.summary}"
+        if row.kind != Interaction.Kind.CONTACT:
+            title = f"{row.get_kind_display()}: {title}"
+        entries.append(
+            TimelineEntry(
+                at=row.occurred_at,
+                kind="interaction",
+                icon="exclamation-octagon"
+                if row.kind == Interaction.Kind.COMPLAINT
+                else _CHANNEL_ICONS.get(row.channel, "chat"),
+                title=title,
+                body=row.outcome,
+                url=reverse("interactions:interaction_detail", args=[row.pk]),
+                actor=str(row.created_by) if row.created_by_id else None,
+            )
+        )
+    return entries
+
+
+def task_entries(customer, user, limit: int) -> list[TimelineEntry]:
+    rows = (
+        Task.objects.filter(customer=customer)
+        .select_related("assignee")
+        .only("id", "title", "status", "due_at", "completed_at", "assignee")
+        .order_by("-due_at", "-id")[:limit]
+    )
+    entries = []
+    for row in rows:
+        if row.status == Task.Status.DONE:
+            icon, title = "check2-square", _("Task done: %(title)s") % {"title": row.title}
+        elif row.status == Task.Status.CANCELLED:
+            icon, title = "x-square", _("Task cancelled: %(title)s") % {"title": row.title}
+        else:
+            icon, title = "square", _("Task due: %(title)s") % {"title": row.title}
+        entries.append(
+            TimelineEntry(
+                at=row.completed_at or row.due_at,
+                kind="task",
+                icon=icon,
+                title=title,
+                url=reverse("interactions:task_edit", args=[row.pk]),
+                actor=str(row.assignee),
+            )
+        )
+    return entries
+
+
+def ticket_entries(customer, user, limit: int) -> list[TimelineEntry]:
+    rows = (
+        Ticket.objects.filter(customer=customer)
+        .select_related("assignee")
+        .only("id", "subject", "status", "category", "created_at", "assignee")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return [
+        TimelineEntry(
+            at=row.created_at,
+            kind="ticket",
+            icon="life-preserver",
+            title=_("Ticket #%(number)s: %(subject)s") % {"number": row.pk, "subject": row.subject},
+            body=f"{row.get_category_display()} · {row.get_status_display()}",
+            url=reverse("interactions:ticket_detail", args=[row.pk]),
+            actor=str(row.assignee) if row.assignee_id else None,
+        )
+        for row in rows
+    ]
