@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 
 @dataclass(frozen=True)
@@ -89,4 +89,4 @@ def _customer_events(customer, user, limit: int) -> list[TimelineEntry]:
     return entries
 
 
-register_timeline_source("customer", _customer_events, _lazy("Customer record"))
+register_timeline_source("customer", _customer_events, gettext_lazy("Customer record"))
