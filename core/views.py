@@ -12,13 +12,18 @@ from django.views.decorators.http import require_GET, require_POST
 from core.models import Notification, User
 from core.notifications import notifications_mark_read
 from core.pagination import SortOption, keyset_page
+from core.workspace import workspace_panels
 
 NOTIFICATIONS_PER_PAGE = 30
 
 
 def home(request: HttpRequest) -> HttpResponse:
     """My workspace (我的工作台): the signed-in user's starting page."""
-    ctx = {"team": request.user.team, "roles": request.user.role_labels}
+    ctx = {
+        "team": request.user.team,
+        "roles": request.user.role_labels,
+        "panels": workspace_panels(request),
+    }
     return render(request, "core/home.html", ctx)
 
 

@@ -7,7 +7,8 @@ class InteractionsConfig(AppConfig):
     verbose_name = _("Interactions")
 
     def ready(self) -> None:
-        # Plug into the customer page without customers importing this app.
+        # Plug into the customer page and My workspace without those importing this app.
+        from core.workspace import WorkspacePanel, register_workspace_panel
         from customers.panels import CustomerPanel, register_customer_panel
         from customers.timeline import register_timeline_source
         from interactions import panels, selectors
@@ -21,5 +22,12 @@ class InteractionsConfig(AppConfig):
                 template="interactions/partials/customer_panel.html",
                 context=panels.work_panel,
                 order=10,
+            )
+        )
+        register_workspace_panel(
+            WorkspacePanel(
+                name="today",
+                template="interactions/partials/workspace_panel.html",
+                context=panels.workspace_panel,
             )
         )

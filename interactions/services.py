@@ -104,12 +104,12 @@ def _task_url(task: Task) -> str:
     return reverse("interactions:task_edit", args=[task.pk])
 
 
-def _validate_task(task: Task) -> None:
+def _validate_task(task: Task, *, validate_constraints: bool = True) -> None:
     if task.remind_at and task.remind_at > task.due_at:
         raise ValidationError({"remind_at": _("The reminder must come before the due time.")})
     if not task.assignee.is_active:
         raise ValidationError({"assignee": _("This user is no longer active.")})
-    task.full_clean()
+    task.full_clean(validate_constraints=validate_constraints)
 
 
 def _notify_assigned(task: Task, user: User | None) -> None:
@@ -169,7 +169,8 @@ def task_create_for_rule(
         task.subject = subject
     try:
         with transaction.atomic():
-            _validate_task(task)
+            # The database enforces the rule key (a racing worker gets IntegrityError).
+            _validate_task(task, validate_constraints=False)
             task.save()
     except IntegrityError:
         return Task.objects.get(rule_key=rule_key), False

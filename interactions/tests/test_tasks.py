@@ -262,3 +262,14 @@ def test_a_task_cannot_go_to_an_inactive_user(rep, teammate):
     teammate.save()
     with pytest.raises(ValidationError):
         make_task(teammate, created_by=rep)
+
+
+def test_my_workspace_shows_what_is_due_today_and_my_tickets(client, rep, service, customer):
+    from interactions.tests.factories import make_ticket
+
+    make_task(rep, customer, title="今天要做", due_at=timezone.now() - timedelta(minutes=5))
+    make_task(rep, customer, title="下周再说", due_at=timezone.now() + timedelta(days=7))
+    make_ticket(customer, service, subject="分给我的", assignee=rep)
+    client.force_login(rep)
+    body = client.get("/").content.decode()
+    assert "今天要做" in body and "下周再说" not in body and "分给我的" in body
