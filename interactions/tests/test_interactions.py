@@ -215,3 +215,17 @@ def test_a_rep_cannot_edit_a_teammates_interaction(client, customer, rep, manage
     interaction = make_interaction(customer, manager)
     client.force_login(rep)
     assert client.get(f"/interactions/log/{interaction.pk}/edit/").status_code == 403
+
+
+def test_merging_customers_moves_interactions_tasks_and_tickets(rep, manager, service):
+    from customers.services import customer_merge
+    from interactions.tests.factories import make_task, make_ticket
+
+    keep = CustomerFactory(name="张伟", owner=rep)
+    dupe = CustomerFactory(name="张伟（重复）", owner=rep)
+    make_interaction(dupe, rep)
+    make_task(rep, dupe)
+    make_ticket(dupe, service)
+    record = customer_merge(survivor=keep, merged=dupe, choices={}, user=manager)
+    assert record.moved == {"interactions.interaction": 1, "interactions.task": 1, "interactions.ticket": 1}
+    assert keep.interactions.count() == 1 and keep.tasks.count() == 1 and keep.tickets.count() == 1
