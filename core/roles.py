@@ -73,6 +73,36 @@ _INTERACTIONS_REP = [
 # Customer service works mainly on tickets: the manager's rights without reassigning tasks.
 _INTERACTIONS_SERVICE = [p for p in _INTERACTIONS_MANAGER if p != "interactions.reassign_task"]
 
+_SALES_ALL = [
+    f"sales.{action}_{model}"
+    for model in (
+        "product",
+        "order",
+        "orderline",
+        "opportunity",
+        "pipelinestage",
+        "opportunitystagechange",
+        "staleopportunityrule",
+        "leadassignmentrule",
+    )
+    for action in ("view", "add", "change", "delete")
+]
+# Reps and managers record orders and work their opportunities (scope follows the customer);
+# customer service reads orders to answer questions; admins configure stages and rules.
+_SALES_REP = [
+    "sales.view_product",
+    "sales.view_order",
+    "sales.add_order",
+    "sales.change_order",
+    "sales.view_opportunity",
+    "sales.add_opportunity",
+    "sales.change_opportunity",
+    "sales.view_pipelinestage",
+    "sales.view_opportunitystagechange",
+]
+_SALES_MANAGER = [*_SALES_REP, "sales.add_product", "sales.change_product"]
+_SALES_SERVICE = ["sales.view_product", "sales.view_order", "sales.view_opportunity", "sales.view_pipelinestage"]
+
 # "app_label.codename" per role. Later apps extend these lists with their own models.
 # Record-level scope (own / team / all customers) is in CustomerQuerySet.visible_to().
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -93,6 +123,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.view_auditlog",
         *_CUSTOMER_ALL,
         *_INTERACTIONS_ALL,
+        *_SALES_ALL,
     ],
     # Team scope; may change owners (reassign within the team), merge and export.
     Role.SALES_MANAGER: [
@@ -100,6 +131,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.view_team",
         *(p for p in _CUSTOMER_ALL if p not in ("customers.view_all_customers", "customers.purge_customer")),
         *_INTERACTIONS_MANAGER,
+        *_SALES_MANAGER,
     ],
     # Own customers: create, edit basic information, delete to the recycle bin; no owner
     # changes, merges or exports.
@@ -117,6 +149,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.view_tag",
         "customers.add_tag",
         *_INTERACTIONS_REP,
+        *_SALES_REP,
     ],
     # All customers, read-only (may not edit basic information); reveals to call back.
     Role.CUSTOMER_SERVICE: [
@@ -127,6 +160,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.view_contact",
         "customers.view_tag",
         *_INTERACTIONS_SERVICE,
+        *_SALES_SERVICE,
     ],
 }
 

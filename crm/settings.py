@@ -191,6 +191,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "interactions.tasks.send_due_notifications",
         "schedule": env.float("NOTIFICATION_SCHEDULE_SECONDS", default=300.0),
     },
+    "sales-automation": {
+        "task": "sales.tasks.run_sales_automation",
+        "schedule": env.float("SALES_AUTOMATION_SCHEDULE_SECONDS", default=900.0),
+    },
     "purge-customer-recycle-bin": {
         "task": "customers.tasks.purge_expired_customers",
         "schedule": crontab(hour=3, minute=15),
@@ -252,6 +256,10 @@ CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
 # Lists never count beyond this many rows ("10,000+"): an exact COUNT(*) over a million
 # rows costs more than the page itself.
 LIST_COUNT_LIMIT = env.int("LIST_COUNT_LIMIT", default=10000)
+
+# Sales. A new customer becomes an existing customer on the second purchase, or this many
+# days after the first.
+CUSTOMER_EXISTING_AFTER_DAYS = env.int("CUSTOMER_EXISTING_AFTER_DAYS", default=180)
 
 # Service tickets: hours from opening to the SLA due time, per priority; and how long before
 # the due time the assignee is warned.

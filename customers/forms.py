@@ -65,6 +65,7 @@ class CustomerForm(forms.ModelForm):
             "region",
             "source",
             "lifecycle_stage",
+            "lifecycle_stage_manual",
             "value_tier",
             "abc_class",
             "abc_class_manual",

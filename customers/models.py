@@ -1,4 +1,5 @@
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
@@ -166,6 +167,11 @@ class Customer(models.Model):
         max_length=20,
         choices=LifecycleStage.choices,
         default=LifecycleStage.PROSPECT,
+    )
+    lifecycle_stage_manual = models.BooleanField(
+        _("lifecycle stage set by hand"),
+        default=False,
+        help_text=_("When set, purchases and the churn job leave the lifecycle stage alone."),
     )
     value_tier = models.CharField(
         _("tier"), max_length=20, choices=ValueTier.choices, default=ValueTier.POTENTIAL
@@ -378,6 +384,12 @@ class Customer(models.Model):
         fields = self.COMPLETENESS_FIELDS[self.kind]
         missing = [str(self._meta.get_field(f).verbose_name) for f in fields if not getattr(self, f)]
         return round(100 * (len(fields) - len(missing)) / len(fields)), missing
+
+    @property
+    def average_order_value(self):
+        if not self.order_count:
+            return None
+        return (self.total_spend / self.order_count).quantize(Decimal("0.01"))
 
     def is_stale(self) -> bool:
         limit = timezone.now() - timedelta(days=settings.CUSTOMER_INFO_STALE_DAYS)

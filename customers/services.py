@@ -17,6 +17,7 @@ from core.models import AuditLog, User
 from core.personal_data import normalize_email, normalize_phone
 from customers.models import Contact, Customer, CustomerMerge, Tag
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
+from customers.signals import customer_created
 
 
 def _normalise_personal_data(customer: Customer) -> None:
@@ -105,6 +106,7 @@ def customer_create(*, user: User | None, data: dict[str, Any], tags: list[Tag] 
     customer.save()
     if tags:
         customer.tags.set(tags)
+    customer_created.send(sender=Customer, customer=customer, user=user)
     return customer
 
 
@@ -119,8 +121,11 @@ def customer_update(
 ) -> Customer:
     """Apply changed fields; an owner change is audited and moves the team along."""
     # Compare with the stored row: a ModelForm has already copied its data onto `customer`.
-    stored = Customer.objects.filter(pk=customer.pk).values("owner_id", "team_id").get()
+    stored = Customer.objects.filter(pk=customer.pk).values("owner_id", "team_id", "lifecycle_stage").get()
     old_owner_id, old_team_id = stored["owner_id"], stored["team_id"]
+    if data.get("lifecycle_stage", stored["lifecycle_stage"]) != stored["lifecycle_stage"]:
+        # A person moved the stage: automatic moves (purchases, churn) leave it alone now.
+        data = {**data, "lifecycle_stage_manual": True}
     for field, value in data.items():
         setattr(customer, field, value)
     # The team follows the owner, unless the team itself was changed in the same edit.
@@ -336,7 +341,7 @@ def customers_bulk_set_stage(
     changed = _bulk_change(
         customers=customers.exclude(lifecycle_stage=stage),
         user=user,
-        changes={"lifecycle_stage": stage},
+        changes={"lifecycle_stage": stage, "lifecycle_stage_manual": True},
         reason="bulk-stage",
     )
     audit_log(

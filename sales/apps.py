@@ -5,3 +5,23 @@ from django.utils.translation import gettext_lazy as _
 class SalesConfig(AppConfig):
     name = "sales"
     verbose_name = _("Sales")
+
+    def ready(self) -> None:
+        # Plug into the customer page and listen for new leads, without customers importing us.
+        from customers.panels import CustomerPanel, register_customer_panel
+        from customers.signals import customer_created
+        from customers.timeline import register_timeline_source
+        from sales import panels, selectors
+        from sales.signals import assign_new_lead
+
+        customer_created.connect(assign_new_lead, dispatch_uid="sales.assign_new_lead")
+        register_timeline_source("order", selectors.order_entries, _("Orders"))
+        register_timeline_source("opportunity", selectors.opportunity_entries, _("Opportunities"))
+        register_customer_panel(
+            CustomerPanel(
+                name="sales",
+                template="sales/partials/customer_panel.html",
+                context=panels.sales_panel,
+                order=20,
+            )
+        )

@@ -1,0 +1,7 @@
+"""Signals other apps listen to (customers does not import them)."""
+
+from django.dispatch import Signal
+
+# Sent by customer_create() after the customer is saved; kwargs: customer, user.
+# The sales app assigns new leads (prospects without an owner) when it hears it.
+customer_created = Signal()

@@ -1,0 +1,433 @@
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Team
+from customers.models import Customer, customer_visibility_q
+
+CENT = Decimal("0.01")
+
+
+def money(value: Decimal) -> Decimal:
+    """Round to cents, half up (what an invoice does)."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# --- products and orders ------------------------------------------------------------------
+
+
+class Product(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    category = models.CharField(_("category"), max_length=100, blank=True)
+    unit_price = models.DecimalField(
+        _("unit price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["active", "name"], name="product_active_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+class OrderQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Orders of the customers the user may see, and orders they own."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self.filter(
+            (customer_visibility_q(user, "customer__") & Q(customer__deleted_at__isnull=True)) | Q(owner=user)
+        )
+
+    def counted(self):
+        """Orders that count as purchases in the statistics."""
+        return self.exclude(status__in=Order.EXCLUDED_FROM_STATS)
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PAID = "paid", _("Paid")
+        SHIPPED = "shipped", _("Shipped")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        REFUNDED = "refunded", _("Refunded")
+
+    class Channel(models.TextChoices):
+        ONLINE = "online", _("Online shop")
+        STORE = "store", _("Store")
+        PHONE = "phone", _("Phone")
+        WECHAT = "wechat", _("WeChat")
+        SALES_REP = "sales_rep", _("Sales rep")
+        DISTRIBUTOR = "distributor", _("Distributor")
+        OTHER = "other", _("Other")
+
+    EXCLUDED_FROM_STATS = (Status.CANCELLED, Status.REFUNDED)
+    # A customer has bought once an order is paid (or beyond): lifecycle moves count these.
+    PURCHASED = (Status.PAID, Status.SHIPPED, Status.COMPLETED)
+
+    number = models.CharField(_("order number"), max_length=32, unique=True, editable=False)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), related_name="orders", on_delete=models.PROTECT
+    )
+    ordered_at = models.DateTimeField(_("ordered at"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    channel = models.CharField(
+        _("channel"), max_length=20, choices=Channel.choices, default=Channel.SALES_REP
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        related_name="orders",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    total = models.DecimalField(
+        _("total"), max_digits=14, decimal_places=2, default=Decimal("0"), editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-ordered_at", "-id"]
+        indexes = [
+            # Orders list (default order) and its date-range filter.
+            models.Index(fields=["-ordered_at", "-id"], name="order_ordered_idx"),
+            # Purchase history of a customer, and the statistics aggregate.
+            models.Index(fields=["customer", "-ordered_at"], name="order_customer_idx"),
+            models.Index(fields=["status", "-ordered_at"], name="order_status_idx"),
+            models.Index(fields=["owner", "-ordered_at"], name="order_owner_idx"),
+            models.Index(fields=["total"], name="order_total_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_counted(self) -> bool:
+        return self.status not in self.EXCLUDED_FROM_STATS
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, verbose_name=_("order"), related_name="lines", on_delete=models.CASCADE)
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), related_name="order_lines", on_delete=models.PROTECT
+    )
+    quantity = models.DecimalField(
+        _("quantity"), max_digits=12, decimal_places=3, validators=[MinValueValidator(Decimal("0.001"))]
+    )
+    unit_price = models.DecimalField(
+        _("unit price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    discount = models.DecimalField(
+        _("discount %"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text=_("Percent off this line, 0–100."),
+    )
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["product", "order"], name="orderline_product_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.product} × {self.quantity}"
+
+    @property
+    def line_total(self) -> Decimal:
+        gross = Decimal(self.quantity) * Decimal(self.unit_price)
+        return money(gross * (Decimal("100") - Decimal(self.discount)) / Decimal("100"))
+
+
+# --- opportunities and the pipeline ------------------------------------------------------------
+
+
+class PipelineStage(models.Model):
+    """A stage of the sales pipeline, configured by admins."""
+
+    class Kind(models.TextChoices):
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+
+    name = models.CharField(_("name (Chinese)"), max_length=50)
+    name_en = models.CharField(_("name (English)"), max_length=50)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.OPEN)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    default_probability = models.PositiveSmallIntegerField(
+        _("default probability %"), default=10, validators=[MaxValueValidator(100)]
+    )
+    # Automation: entering this stage creates a follow-up task for the owner.
+    follow_up_days = models.PositiveSmallIntegerField(
+        _("follow-up task after (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Entering this stage creates a follow-up task for the owner, due this many days later. Empty: none."
+        ),
+    )
+    follow_up_title = models.CharField(_("follow-up task title"), max_length=200, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("pipeline stage")
+        verbose_name_plural = _("pipeline stages")
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The stage name in the current language."""
+        if (translation.get_language() or "").startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.kind != self.Kind.OPEN
+
+
+class OpportunityQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self.filter(
+            (customer_visibility_q(user, "customer__") & Q(customer__deleted_at__isnull=True)) | Q(owner=user)
+        )
+
+    def open(self):
+        return self.filter(stage__kind=PipelineStage.Kind.OPEN)
+
+
+class Opportunity(models.Model):
+    class Currency(models.TextChoices):
+        CNY = "CNY", _("CNY (yuan)")
+        USD = "USD", _("USD")
+        EUR = "EUR", _("EUR")
+        HKD = "HKD", _("HKD")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), related_name="opportunities", on_delete=models.CASCADE
+    )
+    title = models.CharField(_("title"), max_length=200)
+    needs = models.TextField(_("customer needs"), blank=True)
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.CNY)
+    stage = models.ForeignKey(
+        PipelineStage, verbose_name=_("stage"), related_name="opportunities", on_delete=models.PROTECT
+    )
+    probability = models.PositiveSmallIntegerField(
+        _("probability %"), default=10, validators=[MaxValueValidator(100)]
+    )
+    expected_close_date = models.DateField(_("expected close date"), null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        related_name="opportunities",
+        on_delete=models.PROTECT,
+    )
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        related_name="opportunities",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+    )
+    source = models.CharField(_("source"), max_length=20, choices=Customer.Source.choices, blank=True)
+    next_step = models.CharField(_("next step"), max_length=500, blank=True)
+    lost_reason = models.CharField(_("lost reason"), max_length=500, blank=True)
+    order = models.OneToOneField(
+        Order,
+        verbose_name=_("order"),
+        related_name="opportunity",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+    )
+    stage_entered_at = models.DateTimeField(_("in this stage since"), default=timezone.now, editable=False)
+    # Last interaction, stage change or edit: the "stale opportunity" rule watches it.
+    last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now, editable=False)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = OpportunityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("opportunity")
+        verbose_name_plural = _("opportunities")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The board: cards of a stage, newest first; column totals group by stage.
+            models.Index(fields=["stage", "-created_at"], name="opp_stage_idx"),
+            models.Index(fields=["owner", "stage"], name="opp_owner_stage_idx"),
+            models.Index(fields=["team", "stage"], name="opp_team_stage_idx"),
+            # Forecast by expected-close month.
+            models.Index(fields=["expected_close_date"], name="opp_close_date_idx"),
+            # Customer page and timeline.
+            models.Index(fields=["customer", "-created_at"], name="opp_customer_idx"),
+            # The stale-opportunity rule.
+            models.Index(fields=["last_activity_at"], name="opp_last_activity_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def weighted_amount(self) -> Decimal:
+        return money(self.amount * self.probability / Decimal("100"))
+
+
+class OpportunityStageChange(models.Model):
+    """One stage transition, with the time the opportunity spent in the stage it left."""
+
+    opportunity = models.ForeignKey(
+        Opportunity, verbose_name=_("opportunity"), related_name="stage_changes", on_delete=models.CASCADE
+    )
+    from_stage = models.ForeignKey(
+        PipelineStage,
+        verbose_name=_("from"),
+        related_name="+",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+    )
+    to_stage = models.ForeignKey(
+        PipelineStage, verbose_name=_("to"), related_name="+", on_delete=models.PROTECT
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    seconds_in_previous = models.PositiveBigIntegerField(_("time in previous stage (s)"), default=0)
+
+    class Meta:
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["opportunity", "changed_at"], name="opp_stage_change_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_stage} → {self.to_stage}"
+
+
+# --- automation rules --------------------------------------------------------------------------
+
+
+class StaleOpportunityRule(models.Model):
+    """An open opportunity with no activity for `days` gets a reminder task for its owner."""
+
+    name = models.CharField(_("name"), max_length=100)
+    days = models.PositiveSmallIntegerField(
+        _("days without activity"), default=14, validators=[MinValueValidator(1)]
+    )
+    task_title = models.CharField(_("task title"), max_length=200, default="")
+    due_in_days = models.PositiveSmallIntegerField(_("task due in (days)"), default=1)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("stale-opportunity rule")
+        verbose_name_plural = _("stale-opportunity rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LeadAssignmentRule(models.Model):
+    """New leads (prospects created without an owner) go round-robin to a team's active reps.
+
+    Rules are tried in order; a rule with a region (or source) only takes leads of that
+    region (or source). The first matching active rule assigns.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    region = models.CharField(
+        _("region"),
+        max_length=50,
+        blank=True,
+        help_text=_("Only leads of this sales region or province. Empty: any."),
+    )
+    source = models.CharField(
+        _("source"),
+        max_length=20,
+        choices=Customer.Source.choices,
+        blank=True,
+        help_text=_("Empty: any source."),
+    )
+    team = models.ForeignKey(Team, verbose_name=_("team"), related_name="+", on_delete=models.CASCADE)
+    # Round-robin position: the rep who got the last lead from this rule.
+    last_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("lead assignment rule")
+        verbose_name_plural = _("lead assignment rules")
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def matches(self, customer: Customer) -> bool:
+        if self.region and self.region not in (customer.region, customer.province):
+            return False
+        return not (self.source and self.source != customer.source)
