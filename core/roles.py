@@ -101,7 +101,12 @@ _SALES_REP = [
     "sales.view_opportunitystagechange",
 ]
 _SALES_MANAGER = [*_SALES_REP, "sales.add_product", "sales.change_product"]
-_SALES_SERVICE = ["sales.view_product", "sales.view_order", "sales.view_opportunity", "sales.view_pipelinestage"]
+_SALES_SERVICE = [
+    "sales.view_product",
+    "sales.view_order",
+    "sales.view_opportunity",
+    "sales.view_pipelinestage",
+]
 
 # "app_label.codename" per role. Later apps extend these lists with their own models.
 # Record-level scope (own / team / all customers) is in CustomerQuerySet.visible_to().

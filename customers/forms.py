@@ -10,7 +10,13 @@ from customers.services import MERGE_FIELDS
 
 
 class DateInput(forms.DateInput):
+    """<input type="date"> needs ISO dates whatever the UI language (zh-hans formats 2027/02/19)."""
+
     input_type = "date"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%Y-%m-%d")
+        super().__init__(**kwargs)
 
 
 def _clean_phone(value: str) -> str:

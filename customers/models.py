@@ -1,5 +1,5 @@
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
@@ -389,7 +389,7 @@ class Customer(models.Model):
     def average_order_value(self):
         if not self.order_count:
             return None
-        return (self.total_spend / self.order_count).quantize(Decimal("0.01"))
+        return (self.total_spend / self.order_count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
     def is_stale(self) -> bool:
         limit = timezone.now() - timedelta(days=settings.CUSTOMER_INFO_STALE_DAYS)

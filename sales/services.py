@@ -32,6 +32,9 @@ from sales.models import (
     money,
 )
 
+# A churned customer who paid for an order within this many days is back.
+WIN_BACK_DAYS = 30
+
 # --- purchase statistics and lifecycle ---------------------------------------------------------
 
 
@@ -54,6 +57,7 @@ def customer_refresh_purchase_stats(*, customer_id: int) -> Customer:
             last=Max("ordered_at"),
             purchases=Count("pk", filter=Q(status__in=Order.PURCHASED)),
             first_purchase=Min("ordered_at", filter=Q(status__in=Order.PURCHASED)),
+            last_purchase=Max("ordered_at", filter=Q(status__in=Order.PURCHASED)),
         )
     )
     customer.order_count = stats["count"]
@@ -61,7 +65,9 @@ def customer_refresh_purchase_stats(*, customer_id: int) -> Customer:
     customer.first_purchase_at = stats["first"]
     customer.last_purchase_at = stats["last"]
     fields = ["order_count", "total_spend", "first_purchase_at", "last_purchase_at"]
-    stage = _lifecycle_after_purchases(customer, stats["purchases"], stats["first_purchase"])
+    stage = _lifecycle_after_purchases(
+        customer, stats["purchases"], stats["first_purchase"], stats["last_purchase"]
+    )
     if stage != customer.lifecycle_stage:
         customer.lifecycle_stage = stage
         fields.append("lifecycle_stage")
@@ -70,15 +76,19 @@ def customer_refresh_purchase_stats(*, customer_id: int) -> Customer:
     return customer
 
 
-def _lifecycle_after_purchases(customer: Customer, purchases: int, first_purchase: datetime | None) -> str:
+def _lifecycle_after_purchases(
+    customer: Customer, purchases: int, first_purchase: datetime | None, last_purchase: datetime | None
+) -> str:
     """Prospect → new on the first paid order; new → existing on the second, or once the
-    first purchase is CUSTOMER_EXISTING_AFTER_DAYS old; churned → existing when they buy
-    again. A stage set by hand stays; the moves never go backwards."""
+    first purchase is CUSTOMER_EXISTING_AFTER_DAYS old; churned → existing when they pay
+    for an order again (within the last WIN_BACK_DAYS). Pending orders are not purchases.
+    A stage set by hand stays; the moves never go backwards."""
     S = Customer.LifecycleStage
     stage = customer.lifecycle_stage
     if customer.lifecycle_stage_manual or purchases == 0:
         return stage
-    long_enough = first_purchase is not None and first_purchase <= timezone.now() - timedelta(
+    now = timezone.now()
+    long_enough = first_purchase is not None and first_purchase <= now - timedelta(
         days=settings.CUSTOMER_EXISTING_AFTER_DAYS
     )
     if stage == S.PROSPECT:
@@ -87,8 +97,8 @@ def _lifecycle_after_purchases(customer: Customer, purchases: int, first_purchas
         stage = S.EXISTING
     if (
         stage == S.CHURNED
-        and customer.last_purchase_at
-        and customer.last_purchase_at > timezone.now() - timedelta(days=1)
+        and last_purchase is not None
+        and last_purchase >= now - timedelta(days=WIN_BACK_DAYS)
     ):
         stage = S.EXISTING
     return stage
@@ -190,8 +200,12 @@ def opportunity_create(*, user: User, data: dict[str, Any]) -> Opportunity:
     opportunity = Opportunity(created_by=user, **data)
     if not opportunity.stage_id:
         opportunity.stage = first_stage()
-    if not data.get("probability"):
+    if not opportunity.stage.active:
+        raise ValidationError({"stage": _("This stage is no longer in use.")})
+    if data.get("probability") is None:
         opportunity.probability = opportunity.stage.default_probability
+    if opportunity.stage.kind == PipelineStage.Kind.LOST and not opportunity.lost_reason:
+        raise ValidationError({"lost_reason": _("Say why the opportunity was lost.")})
     if not opportunity.owner_id:
         opportunity.owner = opportunity.customer.owner or user
     opportunity.team = opportunity.owner.team
@@ -274,12 +288,17 @@ def _stage_entered(opportunity: Opportunity, change: OpportunityStageChange) -> 
     stage = change.to_stage
     if stage.follow_up_days is None or stage.is_closed:
         return
-    title = stage.follow_up_title or _("Follow up: %(title)s") % {"title": opportunity.title}
+    # The task title in the owner's language.
+    with translation.override(opportunity.owner.language or settings.LANGUAGE_CODE):
+        if stage.follow_up_title:
+            title = f"{stage.follow_up_title} · {opportunity.title}"
+        else:
+            title = _("Follow up: %(title)s") % {"title": opportunity.title}
     task_create_for_rule(
         rule=f"stage_entered:{stage.pk}",
         rule_key=f"stage-entered:{change.pk}",
         assignee=opportunity.owner,
-        title=f"{title} · {opportunity.title}"[:200],
+        title=title[:200],
         due_at=change.changed_at + timedelta(days=stage.follow_up_days),
         customer=opportunity.customer,
         subject=opportunity,
@@ -308,7 +327,8 @@ def stale_opportunity_reminders(*, now: datetime | None = None, batch_size: int 
         )
         for opportunity in stale.order_by("pk").iterator(chunk_size=batch_size):
             quiet_since = max(filter(None, [opportunity.last_activity_at, opportunity.last_interaction]))
-            title = rule.task_title or _("No progress for %(days)d days") % {"days": rule.days}
+            with translation.override(opportunity.owner.language or settings.LANGUAGE_CODE):
+                title = rule.task_title or _("No progress for %(days)d days") % {"days": rule.days}
             _task, made = task_create_for_rule(
                 rule=f"stale_opportunity:{rule.pk}",
                 rule_key=f"stale:{rule.pk}:{opportunity.pk}:{quiet_since:%Y%m%d%H%M%S}",

@@ -199,3 +199,10 @@ def test_personal_data_is_hidden_from_error_reports(rf, rep):
     customer_create(request)  # marks the request's sensitive parameters
     cleaned = SafeExceptionReporterFilter().get_post_parameters(request)
     assert cleaned["mobile"] != "13800138000" and cleaned["email"] != "a@b.cn" and cleaned["name"] == "x"
+
+
+def test_date_fields_show_iso_dates_in_every_language(client, rep):
+    customer = CustomerFactory(name="老王", owner=rep, birthday="1990-05-01")
+    client.force_login(rep)
+    body = client.get(f"/customers/{customer.pk}/edit/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert 'value="1990-05-01"' in body
