@@ -1,5 +1,6 @@
 """Reads shared by pages: what sales shows on the customer page and timeline."""
 
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -16,7 +17,8 @@ def order_entries(customer, user, limit: int) -> list[TimelineEntry]:
             at=row.ordered_at,
             kind="order",
             icon="receipt",
-            title=_("Order %(number)s · ¥%(total)s") % {"number": row.number, "total": f"{row.total:,.2f}"},
+            title=_("Order %(number)s · ¥%(total)s")
+            % {"number": row.number, "total": floatformat(row.total, "2g")},
             body=row.get_status_display(),
             url=reverse("sales:order_detail", args=[row.pk]),
             actor=str(row.owner) if row.owner_id else None,
@@ -37,7 +39,7 @@ def opportunity_entries(customer, user, limit: int) -> list[TimelineEntry]:
             kind="opportunity",
             icon="briefcase",
             title=_("Opportunity: %(title)s") % {"title": row.title},
-            body=f"{row.stage.label} · ¥{row.amount:,.2f}",
+            body=f"{row.stage.label} · ¥{floatformat(row.amount, '2g')}",
             url=reverse("sales:opportunity_detail", args=[row.pk]),
             actor=str(row.owner),
         )

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
@@ -18,7 +19,7 @@ from django.utils.translation import gettext as _
 from core.models import Role, User
 from core.notifications import notify
 from customers.models import Customer
-from interactions.models import Interaction
+from interactions.models import Interaction, Task
 from interactions.services import task_create_for_rule
 from sales.models import (
     LeadAssignmentRule,
@@ -280,6 +281,14 @@ def opportunity_move(
         ]
     )
     _stage_entered(opportunity, change)
+    if stage.is_closed:
+        # Won or lost: the automatic follow-ups of the earlier stages have no object any more.
+        Task.objects.filter(
+            subject_type=ContentType.objects.get_for_model(Opportunity),
+            subject_id=opportunity.pk,
+            status=Task.Status.OPEN,
+            origin=Task.Origin.AUTOMATIC,
+        ).update(status=Task.Status.CANCELLED, completed_at=now, completed_by=user)
     return opportunity
 
 

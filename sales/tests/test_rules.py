@@ -364,3 +364,18 @@ def test_leads_arriving_at_the_same_moment_still_alternate(rep, teammate, team, 
         Customer.objects.filter(name__startswith="并发线索").values_list("owner__username", flat=True)
     )
     assert owners == {"rep": 2, "teammate": 2}
+
+
+def test_closing_an_opportunity_cancels_its_open_automatic_follow_ups(manager, rep):
+    from interactions.models import Task
+    from sales.models import PipelineStage
+    from sales.tests.factories import ensure_default_pipeline, make_opportunity
+
+    ensure_default_pipeline()
+    customer = CustomerFactory(name="某公司", owner=rep)
+    opportunity = make_opportunity(customer, rep)
+    assert Task.objects.filter(origin="automatic", status="open").count() == 1
+    won = PipelineStage.objects.get(kind="won")
+    services.opportunity_move(opportunity=opportunity, stage=won, user=rep)
+    assert not Task.objects.filter(status="open").exists()
+    assert Task.objects.get().status == "cancelled"
