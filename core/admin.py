@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from core.models import AuditLog, Notification, Role, Team, User
+from core.models import AuditLog, JobRun, Notification, Role, Team, User
 
 
 @admin.register(User)
@@ -83,6 +83,21 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ("recipient",)
     # The table grows with every job run: no exact count of all rows on each page.
     show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(JobRun)
+class JobRunAdmin(admin.ModelAdmin):
+    """Scheduled job runs, read-only."""
+
+    list_display = ("name", "started_at", "finished_at", "status", "counts")
+    list_filter = ("name", "status")
+    date_hierarchy = "started_at"
 
     def has_add_permission(self, request):
         return False

@@ -186,6 +186,27 @@ class Customer(models.Model):
     # The tag names as text, kept by the services, so the change history records tag edits
     # like any other field (old → new).
     tag_names = models.CharField(_("tags"), max_length=1000, blank=True, editable=False)
+    value_tier_manual = models.BooleanField(
+        _("tier set by hand"),
+        default=False,
+        help_text=_("When set, the nightly RFM scoring leaves the tier alone."),
+    )
+    rfm_score = models.CharField(
+        _("RFM score"),
+        max_length=3,
+        blank=True,
+        editable=False,
+        help_text=_("Recency, frequency, monetary, 1–5 each."),
+    )
+    # Churn warning (流失预警), kept by the nightly churn job.
+    churn_risk_score = models.PositiveSmallIntegerField(_("churn risk"), default=0, editable=False)
+    churn_risk_reason = models.CharField(_("churn risk reason"), max_length=500, blank=True, editable=False)
+    churn_flagged_at = models.DateTimeField(_("churn warning since"), null=True, blank=True, editable=False)
+    care_opt_out = models.BooleanField(
+        _("no care messages"),
+        default=False,
+        help_text=_("The customer asked not to receive birthday or anniversary greetings."),
+    )
     preferences = models.TextField(
         _("service preferences"),
         blank=True,
@@ -342,6 +363,14 @@ class Customer(models.Model):
                 fields=["province", "city"], name="cust_place_idx", condition=Q(deleted_at__isnull=True)
             ),
             models.Index(fields=["source"], name="cust_source_idx", condition=Q(deleted_at__isnull=True)),
+            # Sort and filter by churn risk; the churn job's flagged customers.
+            models.Index(
+                fields=["-churn_risk_score", "-id"],
+                name="cust_churn_risk_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            # Care reminders: birthdays by month and day.
+            models.Index(fields=["birthday"], name="cust_birthday_idx", condition=Q(deleted_at__isnull=True)),
             # "Information stale" filter and the update-reminder job.
             models.Index(
                 fields=["info_verified_at"], name="cust_verified_idx", condition=Q(deleted_at__isnull=True)
@@ -479,3 +508,33 @@ class CustomerMerge(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.merged_id} → #{self.survivor_id}"
+
+
+class TierChange(models.Model):
+    """A change of a customer's value tier (by the nightly job or by hand): the reports'
+    maintenance diagram shows how customers move between tiers from these."""
+
+    class Source(models.TextChoices):
+        JOB = "job", _("Nightly scoring")
+        MANUAL = "manual", _("By hand")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), related_name="tier_changes", on_delete=models.CASCADE
+    )
+    changed_on = models.DateField(_("date"), default=timezone.localdate)
+    from_tier = models.CharField(_("from"), max_length=20, choices=Customer.ValueTier.choices, blank=True)
+    to_tier = models.CharField(_("to"), max_length=20, choices=Customer.ValueTier.choices)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.JOB)
+
+    class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
+        ordering = ["-changed_on", "-id"]
+        indexes = [
+            # Transitions between two dates (maintenance diagram).
+            models.Index(fields=["changed_on", "from_tier", "to_tier"], name="tierchange_date_idx"),
+            models.Index(fields=["customer", "-changed_on"], name="tierchange_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.from_tier} → {self.to_tier}"

@@ -431,3 +431,85 @@ class LeadAssignmentRule(models.Model):
         if self.region and self.region not in (customer.region, customer.province):
             return False
         return not (self.source and self.source != customer.source)
+
+
+# --- nightly scoring settings (admin-configurable; one row each) -----------------------------
+
+
+class SingletonSettings(models.Model):
+    """A settings row admins edit in the admin; `current()` creates it with the defaults."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def current(cls):
+        obj = cls.objects.order_by("pk").first()
+        return obj if obj is not None else cls.objects.create()
+
+
+class ChurnSettings(SingletonSettings):
+    """How the churn risk score (0–100) is made: each signal scores 0–1, times its weight;
+    the weights are normalised to add up to 100."""
+
+    threshold = models.PositiveSmallIntegerField(
+        _("warning threshold"),
+        default=60,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Score from which a customer is flagged."),
+    )
+    weight_purchase_gap = models.PositiveSmallIntegerField(_("weight: overdue purchase"), default=50)
+    weight_interaction_gap = models.PositiveSmallIntegerField(_("weight: no recent interaction"), default=20)
+    weight_falling_values = models.PositiveSmallIntegerField(_("weight: falling order values"), default=15)
+    weight_open_complaints = models.PositiveSmallIntegerField(_("weight: open complaints"), default=15)
+    default_gap_days = models.PositiveSmallIntegerField(
+        _("usual gap for customers with one order (days)"), default=90
+    )
+    interaction_gap_days = models.PositiveSmallIntegerField(
+        _("days without interaction that count fully"), default=90
+    )
+    churned_after_days = models.PositiveSmallIntegerField(
+        _("flagged this many days → churned"),
+        default=90,
+        help_text=_("A flagged customer who has not bought again after this many days moves to churned."),
+    )
+    win_back_task_due_days = models.PositiveSmallIntegerField(_("win-back task due in (days)"), default=3)
+
+    class Meta:
+        verbose_name = _("churn warning settings")
+        verbose_name_plural = _("churn warning settings")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+
+class TierSettings(SingletonSettings):
+    """RFM scoring (each of recency, frequency, monetary scored 1–5 by quintiles over the
+    window) and the ABC classes by share of revenue."""
+
+    window_days = models.PositiveSmallIntegerField(_("window (days)"), default=365)
+    vip_min_rfm_sum = models.PositiveSmallIntegerField(
+        _("VIP: R+F+M at least"), default=13, validators=[MaxValueValidator(15)]
+    )
+    active_min_recency = models.PositiveSmallIntegerField(
+        _("active: R at least"), default=3, validators=[MaxValueValidator(5)]
+    )
+    dormant_max_recency = models.PositiveSmallIntegerField(
+        _("dormant: R at most"),
+        default=1,
+        validators=[MaxValueValidator(5)],
+        help_text=_("Customers without a purchase in the window are dormant too."),
+    )
+    abc_a_percent = models.PositiveSmallIntegerField(
+        _("A: top share of revenue %"), default=80, validators=[MaxValueValidator(100)]
+    )
+    abc_b_percent = models.PositiveSmallIntegerField(
+        _("B: next share of revenue %"), default=15, validators=[MaxValueValidator(100)]
+    )
+
+    class Meta:
+        verbose_name = _("value tier settings")
+        verbose_name_plural = _("value tier settings")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
