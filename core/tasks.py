@@ -7,11 +7,12 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task
-def heartbeat() -> str:
-    """A periodic no-op that proves beat and the worker are alive (see the worker log)."""
-    now = timezone.now().isoformat()
-    logger.info("heartbeat at %s", now)
-    return now
+def heartbeat() -> dict:
+    """A periodic job that proves beat, the broker, the worker and the database work
+    together: each run leaves a JobRun row (admin → Job runs)."""
+    from core.jobs import run_job
+
+    return run_job("heartbeat", lambda: {"at": timezone.now().isoformat()})
 
 
 @shared_task

@@ -195,6 +195,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sales.tasks.run_sales_automation",
         "schedule": env.float("SALES_AUTOMATION_SCHEDULE_SECONDS", default=900.0),
     },
+    "info-update-reminders": {
+        "task": "interactions.tasks.info_update_reminders",
+        "schedule": crontab(hour=6, minute=30),
+    },
+    "daily-digest": {
+        "task": "reports.tasks.daily_digest",
+        "schedule": crontab(hour=7, minute=30),
+    },
     "purge-customer-recycle-bin": {
         "task": "customers.tasks.purge_expired_customers",
         "schedule": crontab(hour=3, minute=15),
@@ -255,6 +263,12 @@ LOGGING = {
 # Customer ledger.
 # Details not confirmed for this many days count as stale (the quarterly re-verification).
 CUSTOMER_INFO_STALE_DAYS = env.int("CUSTOMER_INFO_STALE_DAYS", default=90)
+# Per-tier periods, e.g. "vip=30,active=60" (tiers: vip, active, potential, dormant).
+CUSTOMER_INFO_STALE_DAYS_BY_TIER = {
+    tier: int(days) for tier, days in env.dict("CUSTOMER_INFO_STALE_DAYS_BY_TIER", default={"vip": "30"}).items()
+}
+# The "verify details" task is due this many days after the reminder job makes it.
+INFO_UPDATE_TASK_DUE_DAYS = env.int("INFO_UPDATE_TASK_DUE_DAYS", default=7)
 # Deleted customers stay restorable in the recycle bin for this many days, then are purged.
 CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
 # Lists never count beyond this many rows ("10,000+"): an exact COUNT(*) over a million

@@ -62,6 +62,22 @@ def customer_visibility_q(user, prefix: str = "") -> Q:
     return _NOTHING
 
 
+def stale_days_for(tier: str) -> int:
+    return settings.CUSTOMER_INFO_STALE_DAYS_BY_TIER.get(tier, settings.CUSTOMER_INFO_STALE_DAYS)
+
+
+def stale_q(now=None) -> Q:
+    """Customers whose details are due for re-verification."""
+    now = now or timezone.now()
+    q = Q(info_verified_at__isnull=True)
+    overrides = settings.CUSTOMER_INFO_STALE_DAYS_BY_TIER
+    for tier, days in overrides.items():
+        q |= Q(value_tier=tier, info_verified_at__lt=now - timedelta(days=days))
+    default_limit = now - timedelta(days=settings.CUSTOMER_INFO_STALE_DAYS)
+    q |= Q(info_verified_at__lt=default_limit) & ~Q(value_tier__in=list(overrides))
+    return q
+
+
 class CustomerQuerySet(models.QuerySet):
     def active(self):
         """Not in the recycle bin (and not merged into another customer)."""
@@ -80,11 +96,10 @@ class CustomerQuerySet(models.QuerySet):
         qs = self if include_deleted else self.active()
         return qs.filter(customer_visibility_q(user))
 
-    def stale(self, days: int | None = None):
-        """Details not confirmed within `days` (default settings.CUSTOMER_INFO_STALE_DAYS)."""
-        days = days or settings.CUSTOMER_INFO_STALE_DAYS
-        limit = timezone.now() - timedelta(days=days)
-        return self.filter(Q(info_verified_at__lt=limit) | Q(info_verified_at__isnull=True))
+    def stale(self, now=None):
+        """Details not confirmed within CUSTOMER_INFO_STALE_DAYS (quarterly by default), or the
+        tier's own period from CUSTOMER_INFO_STALE_DAYS_BY_TIER (e.g. VIP every 30 days)."""
+        return self.filter(stale_q(now))
 
 
 class Customer(models.Model):
@@ -421,7 +436,7 @@ class Customer(models.Model):
         return (self.total_spend / self.order_count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
     def is_stale(self) -> bool:
-        limit = timezone.now() - timedelta(days=settings.CUSTOMER_INFO_STALE_DAYS)
+        limit = timezone.now() - timedelta(days=stale_days_for(self.value_tier))
         return self.info_verified_at is None or self.info_verified_at < limit
 
 

@@ -17,7 +17,7 @@ from core.models import AuditLog, User
 from core.personal_data import normalize_email, normalize_phone
 from customers.models import Contact, Customer, CustomerMerge, Tag
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
-from customers.signals import customer_created
+from customers.signals import customer_created, customer_verified
 
 
 def _normalise_personal_data(customer: Customer) -> None:
@@ -166,6 +166,7 @@ def customer_mark_verified(*, customer: Customer, user: User) -> Customer:
     customer._change_reason = "verified"
     customer._history_user = user
     customer.save(update_fields=["info_verified_at", "updated_by", "updated_at"])
+    customer_verified.send(sender=Customer, customer=customer, user=user)
     return customer
 
 

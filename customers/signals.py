@@ -5,3 +5,7 @@ from django.dispatch import Signal
 # Sent by customer_create() after the customer is saved; kwargs: customer, user.
 # The sales app assigns new leads (prospects without an owner) when it hears it.
 customer_created = Signal()
+
+# Sent by customer_mark_verified(); kwargs: customer, user. Interactions closes the open
+# "verify details" task when it hears it.
+customer_verified = Signal()

@@ -1,13 +1,14 @@
 from celery import shared_task
 
+from core.jobs import run_job
 from customers.models import Customer
 from customers.services import customers_purge_expired, customers_refresh_tag_names
 
 
 @shared_task
-def purge_expired_customers() -> int:
+def purge_expired_customers() -> dict[str, int]:
     """Nightly: delete for good what stayed in the recycle bin past its retention."""
-    return customers_purge_expired()
+    return run_job("purge_recycle_bin", lambda: {"purged": customers_purge_expired()})
 
 
 @shared_task

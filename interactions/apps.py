@@ -10,8 +10,11 @@ class InteractionsConfig(AppConfig):
         # Plug into the customer page and My workspace without those importing this app.
         from core.workspace import WorkspacePanel, register_workspace_panel
         from customers.panels import CustomerPanel, register_customer_panel
+        from customers.signals import customer_verified
         from customers.timeline import register_timeline_source
-        from interactions import panels, selectors
+        from interactions import jobs, panels, selectors
+
+        customer_verified.connect(jobs.close_verify_tasks, dispatch_uid="interactions.close_verify_tasks")
 
         register_timeline_source("interaction", selectors.interaction_entries, _("Interactions"))
         register_timeline_source("task", selectors.task_entries, _("Tasks"))

@@ -202,6 +202,13 @@ def task_complete(*, task: Task, user: User) -> Task:
     task.completed_at = timezone.now()
     task.completed_by = user
     task.save(update_fields=["status", "completed_at", "completed_by"])
+    if task.rule == "info_update" and task.customer_id:
+        # Completing "verify details" is confirming them.
+        from customers.services import customer_mark_verified
+
+        customer = Customer.objects.get(pk=task.customer_id)
+        if customer.info_verified_at is None or customer.info_verified_at < task.created_at:
+            customer_mark_verified(customer=customer, user=user)
     return task
 
 

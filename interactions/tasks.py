@@ -8,3 +8,12 @@ def send_due_notifications() -> dict[str, int]:
     """Every few minutes (beat): due/overdue tasks, reminders, SLA warnings and breaches.
     Idempotent: one notification per record and state."""
     return _send_due_notifications()
+
+
+@shared_task
+def info_update_reminders() -> dict[str, int]:
+    """Daily: one "verify details" task per customer whose details are due (资料更新提醒)."""
+    from core.jobs import run_job
+    from interactions.jobs import info_update_reminders as job
+
+    return run_job("info_update_reminders", job)

@@ -164,7 +164,11 @@ def test_the_nightly_job_purges_only_expired_customers_and_is_idempotent(rep, se
     now = timezone.now()
     Customer.objects.filter(pk=expired.pk).update(deleted_at=now - timedelta(days=31))
     Customer.objects.filter(pk=recent.pk).update(deleted_at=now - timedelta(days=29))
-    assert purge_expired_customers.delay().get() == 1
+    assert purge_expired_customers.delay().get() == {"purged": 1}
+    from core.models import JobRun
+
+    run = JobRun.objects.get(name="purge_recycle_bin")
+    assert run.status == "succeeded" and run.counts == {"purged": 1} and run.finished_at
     assert customers_purge_expired() == 0
     assert set(Customer.objects.values_list("name", flat=True)) == {"最近删除", "正常"}
     assert alive.history.exists() and not expired.history.exists()
