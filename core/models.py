@@ -110,6 +110,10 @@ class AuditLog(models.Model):
         OWNER_CHANGE = "owner_change", _("Changed owner")
         BULK_ACTION = "bulk_action", _("Bulk action")
         KEY_ROTATION = "key_rotation", _("Rotated encryption keys")
+        # Whole-database backups and restores (core/backup.py); "restore" above is the
+        # recycle bin's.
+        BACKUP = "backup", _("Backed up the database")
+        BACKUP_RESTORE = "backup_restore", _("Restored the database from a backup")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

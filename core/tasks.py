@@ -19,3 +19,17 @@ def heartbeat() -> dict:
 def add(x: int, y: int) -> int:
     """Smallest possible round trip, used by the Celery integration test and `make worker-check`."""
     return x + y
+
+
+@shared_task(bind=True, max_retries=2, default_retry_delay=15 * 60)
+def backup_database(self) -> dict:
+    """Nightly (beat "database-backup", also `manage.py backup_now`): an encrypted backup of
+    the database into BACKUP_DIR, then retention. Recorded as a JobRun; a run while another
+    is in progress is skipped. A failed dump (database restarting, disk full) is retried."""
+    from core.backup import JOB_NAME, BackupError, backup_run
+    from core.jobs import run_job
+
+    try:
+        return run_job(JOB_NAME, backup_run)
+    except (BackupError, OSError) as exc:
+        raise self.retry(exc=exc) from exc

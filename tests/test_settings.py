@@ -13,6 +13,7 @@ PROD_ENV = {
     "SECRET_KEY": "x" * 50,
     "FIELD_ENCRYPTION_KEYS": "dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0wMDAwMDE=",
     "BLIND_INDEX_KEY": "y" * 40,
+    "BACKUP_ENCRYPTION_KEY": "YmFja3VwLWtleS1mb3ItdGhlLXNldHRpbmdzLXRlc3Q=",
     "ALLOWED_HOSTS": "crm.example.com",
     "DATABASE_URL": "sqlite:////tmp/never-created.sqlite3",
     "ENV_FILE": "",  # a developer's .env must not fill the gaps under test
@@ -40,7 +41,9 @@ def test_production_settings_start_with_every_key():
     assert "started" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "BACKUP_ENCRYPTION_KEY"]
+)
 def test_production_settings_refuse_to_start_without_a_key(missing):
     result = _start({missing: None})
     assert result.returncode != 0
