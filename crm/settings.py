@@ -29,6 +29,7 @@ DEBUG = env.bool("DEBUG", default=False)
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
 _DEV_FIELD_ENCRYPTION_KEY = "ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="
 _DEV_BLIND_INDEX_KEY = "dev-only-blind-index-key-not-for-production"
+_DEV_BACKUP_ENCRYPTION_KEY = "ZGV2LW9ubHktYmFja3VwLWtleS1ub3QtZm9yLXByb2Q="
 
 
 def _required_secret(name: str, dev_default: str) -> str:
@@ -203,11 +204,52 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.daily_digest",
         "schedule": crontab(hour=7, minute=30),
     },
+    "churn-warnings": {
+        "task": "sales.tasks.churn_warnings",
+        "schedule": crontab(
+            hour=env.int("CHURN_WARNINGS_HOUR", default=4), minute=env.int("CHURN_WARNINGS_MINUTE", default=0)
+        ),
+    },
+    # Nightly encrypted database backup, before the night's jobs change data in bulk.
+    "database-backup": {
+        "task": "core.tasks.backup_database",
+        "schedule": crontab(
+            hour=env.int("BACKUP_HOUR", default=1), minute=env.int("BACKUP_MINUTE", default=30)
+        ),
+    },
     "purge-customer-recycle-bin": {
         "task": "customers.tasks.purge_expired_customers",
         "schedule": crontab(hour=3, minute=15),
     },
+    # Value tiers before the morning jobs that read them (info-update periods per tier).
+    "score-customers": {
+        "task": "sales.tasks.score_customers",
+        "schedule": crontab(
+            hour=env.int("SCORE_CUSTOMERS_HOUR", default=2),
+            minute=env.int("SCORE_CUSTOMERS_MINUTE", default=30),
+        ),
+    },
+    "care-reminders": {
+        "task": "interactions.tasks.care_reminders",
+        "schedule": crontab(
+            hour=env.int("CARE_REMINDERS_HOUR", default=6),
+            minute=env.int("CARE_REMINDERS_MINUTE", default=45),
+        ),
+    },
 }
+
+# Backups (core/backup.py; README "Backup and restore"): encrypted dumps of the database.
+# In production BACKUP_DIR is a volume on another disk or an off-site mount (docker-compose
+# mounts the `backups` volume at /backups).
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups")))
+# AES-256 key of the backup files: 32 random bytes, url-safe base64. Keep a copy away from
+# the backups: without it no backup can be restored.
+BACKUP_ENCRYPTION_KEY = _required_secret("BACKUP_ENCRYPTION_KEY", _DEV_BACKUP_ENCRYPTION_KEY)
+# Retention: the newest backup of each of the last N days, and of each of the last N ISO weeks.
+BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
+BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=4)
+if BACKUP_KEEP_DAILY < 0 or BACKUP_KEEP_WEEKLY < 0:
+    raise ImproperlyConfigured("BACKUP_KEEP_DAILY and BACKUP_KEEP_WEEKLY must be 0 or more.")
 
 # Cache: Redis when configured (shared by web and workers), local memory otherwise.
 _REDIS_URL = env.str("REDIS_URL", default="")
@@ -265,10 +307,15 @@ LOGGING = {
 CUSTOMER_INFO_STALE_DAYS = env.int("CUSTOMER_INFO_STALE_DAYS", default=90)
 # Per-tier periods, e.g. "vip=30,active=60" (tiers: vip, active, potential, dormant).
 CUSTOMER_INFO_STALE_DAYS_BY_TIER = {
-    tier: int(days) for tier, days in env.dict("CUSTOMER_INFO_STALE_DAYS_BY_TIER", default={"vip": "30"}).items()
+    tier: int(days)
+    for tier, days in env.dict("CUSTOMER_INFO_STALE_DAYS_BY_TIER", default={"vip": "30"}).items()
 }
 # The "verify details" task is due this many days after the reminder job makes it.
 INFO_UPDATE_TASK_DUE_DAYS = env.int("INFO_UPDATE_TASK_DUE_DAYS", default=7)
+# Birthday and anniversary reminders (客户关怀) come this many days before the day (0: on it).
+CARE_REMINDER_DAYS_AHEAD = env.int("CARE_REMINDER_DAYS_AHEAD", default=3)
+if CARE_REMINDER_DAYS_AHEAD < 0:
+    raise ImproperlyConfigured("CARE_REMINDER_DAYS_AHEAD must be 0 or more.")
 # Deleted customers stay restorable in the recycle bin for this many days, then are purged.
 CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
 # Lists never count beyond this many rows ("10,000+"): an exact COUNT(*) over a million

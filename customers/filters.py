@@ -50,6 +50,15 @@ class CustomerFilter(django_filters.FilterSet):
     stale = django_filters.BooleanFilter(
         label=_("information stale"), method="filter_stale", widget=forms.CheckboxInput
     )
+    churn_warning = django_filters.BooleanFilter(
+        label=_("churn warning"), method="filter_churn_warning", widget=forms.CheckboxInput
+    )
+    churn_risk_min = django_filters.NumberFilter(
+        label=_("churn risk at least"),
+        field_name="churn_risk_score",
+        lookup_expr="gte",
+        widget=forms.NumberInput(attrs={"min": 0, "max": 100, "placeholder": "0–100"}),
+    )
 
     class Meta:
         model = Customer
@@ -84,6 +93,10 @@ class CustomerFilter(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.stale()
+
+    def filter_churn_warning(self, queryset, name, value):
+        # Flagged by the nightly churn job (sales.churn); unticked means everyone.
+        return queryset.filter(churn_flagged_at__isnull=False) if value else queryset
 
     @property
     def active_count(self) -> int:

@@ -384,6 +384,12 @@ class Customer(models.Model):
                 name="cust_churn_risk_idx",
                 condition=Q(deleted_at__isnull=True),
             ),
+            # The "churn warning" filter: flagged live customers, newest warning first.
+            models.Index(
+                fields=["-churn_flagged_at", "-id"],
+                name="cust_churn_flagged_idx",
+                condition=Q(churn_flagged_at__isnull=False, deleted_at__isnull=True),
+            ),
             # Care reminders: birthdays by month and day.
             models.Index(fields=["birthday"], name="cust_birthday_idx", condition=Q(deleted_at__isnull=True)),
             # "Information stale" filter and the update-reminder job.

@@ -15,7 +15,7 @@ from simple_history.utils import bulk_update_with_history
 from core.audit import audit_log
 from core.models import AuditLog, User
 from core.personal_data import normalize_email, normalize_phone
-from customers.models import Contact, Customer, CustomerMerge, Tag
+from customers.models import Contact, Customer, CustomerMerge, Tag, TierChange
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
 from customers.signals import customer_created, customer_verified
 
@@ -121,11 +121,19 @@ def customer_update(
 ) -> Customer:
     """Apply changed fields; an owner change is audited and moves the team along."""
     # Compare with the stored row: a ModelForm has already copied its data onto `customer`.
-    stored = Customer.objects.filter(pk=customer.pk).values("owner_id", "team_id", "lifecycle_stage").get()
+    stored = (
+        Customer.objects.filter(pk=customer.pk)
+        .values("owner_id", "team_id", "lifecycle_stage", "value_tier")
+        .get()
+    )
     old_owner_id, old_team_id = stored["owner_id"], stored["team_id"]
     if data.get("lifecycle_stage", stored["lifecycle_stage"]) != stored["lifecycle_stage"]:
         # A person moved the stage: automatic moves (purchases, churn) leave it alone now.
         data = {**data, "lifecycle_stage_manual": True}
+    tier_changed = data.get("value_tier", stored["value_tier"]) != stored["value_tier"]
+    if tier_changed:
+        # Likewise the tier: the nightly scoring leaves it alone now.
+        data = {**data, "value_tier_manual": True}
     for field, value in data.items():
         setattr(customer, field, value)
     # The team follows the owner, unless the team itself was changed in the same edit.
@@ -148,6 +156,13 @@ def customer_update(
     customer.save()
     if tags is not None:
         customer.tags.set(tags)
+    if tier_changed:
+        TierChange.objects.create(
+            customer=customer,
+            from_tier=stored["value_tier"],
+            to_tier=customer.value_tier,
+            source=TierChange.Source.MANUAL,
+        )
     if customer.owner_id != old_owner_id:
         audit_log(
             actor=user,

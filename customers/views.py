@@ -32,6 +32,9 @@ SORTS = {
     "-name": SortOption("name_upper", descending=True),
     "-contacted": SortOption("last_contacted_at", descending=True, nullable=True),
     "contacted": SortOption("last_contacted_at", descending=False, nullable=True),
+    # Churn risk, highest first (cust_churn_risk_idx serves both directions).
+    "-risk": SortOption("churn_risk_score", descending=True),
+    "risk": SortOption("churn_risk_score", descending=False),
 }
 DEFAULT_SORT = "-created"
 PAGE_SIZES = (25, 50, 100)

@@ -17,3 +17,13 @@ def info_update_reminders() -> dict[str, int]:
     from interactions.jobs import info_update_reminders as job
 
     return run_job("info_update_reminders", job)
+
+
+@shared_task
+def care_reminders() -> dict[str, int]:
+    """Daily: greeting tasks for birthdays and customer anniversaries a few days ahead
+    (客户关怀). Idempotent; recorded as a JobRun."""
+    from core.jobs import run_job
+    from interactions.care import care_reminders as job
+
+    return run_job("care_reminders", job)

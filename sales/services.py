@@ -40,8 +40,8 @@ WIN_BACK_DAYS = 30
 
 
 def customer_refresh_purchase_stats(*, customer_id: int) -> Customer:
-    """Recompute first/last purchase, order count and total spend from the orders, and move
-    the lifecycle stage on purchases.
+    """Recompute first/last purchase, order count and total spend from the orders, move
+    the lifecycle stage on purchases, and clear a churn warning raised before a purchase.
 
     Runs inside the caller's transaction and locks the customer row first, so two orders
     saved for one customer at the same moment are counted one after the other: the second
@@ -72,6 +72,19 @@ def customer_refresh_purchase_stats(*, customer_id: int) -> Customer:
     if stage != customer.lifecycle_stage:
         customer.lifecycle_stage = stage
         fields.append("lifecycle_stage")
+    if (
+        customer.churn_flagged_at is not None
+        and stats["last_purchase"] is not None
+        and stats["last_purchase"] >= customer.churn_flagged_at
+    ):
+        # Buying again ends the churn warning at once; the nightly job (sales.churn) scores
+        # the customer afresh. A purchase entered late with an earlier date waits for it.
+        customer.churn_flagged_at, customer.churn_risk_score, customer.churn_risk_reason = None, 0, ""
+        fields += ["churn_flagged_at", "churn_risk_score", "churn_risk_reason"]
+        # The win-back task has done its job.
+        Task.objects.open().filter(customer_id=customer_id, rule="churn_win_back").update(
+            status=Task.Status.DONE, completed_at=timezone.now()
+        )
     # update() rather than save(): derived figures, no history row for each order.
     Customer.objects.filter(pk=customer_id).update(**{f: getattr(customer, f) for f in fields})
     return customer

@@ -23,3 +23,23 @@ def assign_lead(customer_id: int) -> bool:
 
     customer = Customer.objects.filter(pk=customer_id).first()
     return customer is not None and lead_assign(customer=customer) is not None
+
+
+@shared_task
+def churn_warnings() -> dict[str, int]:
+    """Nightly (beat): churn risk scores, warnings with win-back tasks, churned customers.
+    Idempotent; recorded as a JobRun."""
+    from core.jobs import run_job
+    from sales.churn import churn_warnings as job
+
+    return run_job("churn_warnings", job)
+
+
+@shared_task
+def score_customers() -> dict[str, int]:
+    """Nightly (beat): RFM scores, value tiers and ABC classes (客户分层). Idempotent;
+    recorded as a JobRun."""
+    from core.jobs import run_job
+    from sales.scoring import customers_score
+
+    return run_job("score_customers", customers_score)
