@@ -114,6 +114,7 @@ class AuditLog(models.Model):
         # recycle bin's.
         BACKUP = "backup", _("Backed up the database")
         BACKUP_RESTORE = "backup_restore", _("Restored the database from a backup")
+        EXPORT = "export", _("Exported")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

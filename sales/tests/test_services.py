@@ -234,12 +234,12 @@ def test_two_orders_saved_at_the_same_moment_are_both_counted(rep, repetition):
     assert customer.lifecycle_stage == S.EXISTING  # the second purchase saw the first
 
 
-@pytest.mark.parametrize("lock", [True, False], ids=["with the lock", "without the lock"])
 @pytest.mark.django_db(transaction=True)
-def test_the_customer_row_lock_is_what_makes_concurrent_counts_right(monkeypatch, rep, lock):
-    """Both orders are saved (not committed) before either recomputes; then the lock makes
-    the second recomputation wait for the first commit. Without it each sees only its own
-    order and the last one to commit wins: a lost update."""
+def test_both_orders_are_counted_even_when_both_are_saved_before_either_recomputes(monkeypatch, rep):
+    """Both orders are saved (not committed) before either recomputes; the row lock then
+    makes the second recomputation wait for the first commit and see both orders.
+    (Without the lock, each would see only its own order and the last commit would win;
+    that race is timing-dependent, so it is not asserted here.)"""
     customer = CustomerFactory(name="王小明", owner=rep)
     products = [make_product(unit_price=Decimal("19.99")), make_product(unit_price=Decimal("80.01"))]
     both_saved = threading.Barrier(2, timeout=20)
@@ -247,12 +247,12 @@ def test_the_customer_row_lock_is_what_makes_concurrent_counts_right(monkeypatch
 
     def after_both_orders_are_saved(qs, *args, **kwargs):
         both_saved.wait()
-        return select_for_update(qs, *args, **kwargs) if lock else qs
+        return select_for_update(qs, *args, **kwargs)
 
     monkeypatch.setattr(CustomerQuerySet, "select_for_update", after_both_orders_are_saved)
     assert _create_orders_at_once(customer, rep, products) == []
     assert Order.objects.filter(customer=customer).count() == 2
-    assert _stats(customer)[0] == (2 if lock else 1)
+    assert _stats(customer)[0] == 2
 
 
 # --- lifecycle moves ---------------------------------------------------------------------------
