@@ -78,6 +78,11 @@ def stale_q(now=None) -> Q:
     return q
 
 
+def live_customer_q(user, prefix: str = "customer__") -> Q:
+    """Records (interactions, tickets, orders...) of live customers the user may see."""
+    return customer_visibility_q(user, prefix) & Q(**{f"{prefix}deleted_at__isnull": True})
+
+
 class CustomerQuerySet(models.QuerySet):
     def active(self):
         """Not in the recycle bin (and not merged into another customer)."""

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.db import PostgresOnlyGinIndex
-from customers.models import Contact, Customer, customer_visibility_q
+from customers.models import Contact, Customer, customer_visibility_q, live_customer_q
 
 
 class Priority(models.IntegerChoices):
@@ -29,7 +29,7 @@ class Priority(models.IntegerChoices):
 class InteractionQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Interactions of the customers the user may see (live customers only)."""
-        return self.filter(customer_visibility_q(user, "customer__"), customer__deleted_at__isnull=True)
+        return self.filter(live_customer_q(user))
 
 
 class Interaction(models.Model):
@@ -269,10 +269,7 @@ class TicketQuerySet(models.QuerySet):
         """Tickets of the customers the user may see, and tickets assigned to them."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
-        return self.filter(
-            (customer_visibility_q(user, "customer__") & Q(customer__deleted_at__isnull=True))
-            | Q(assignee=user)
-        )
+        return self.filter(live_customer_q(user) | Q(assignee=user))
 
     def unresolved(self):
         return self.exclude(status__in=Ticket.CLOSED_STATES)

@@ -8,7 +8,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Team
-from customers.models import Customer, customer_visibility_q
+from customers.models import Customer, live_customer_q
 
 CENT = Decimal("0.01")
 
@@ -46,9 +46,7 @@ class OrderQuerySet(models.QuerySet):
         """Orders of the customers the user may see, and orders they own."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
-        return self.filter(
-            (customer_visibility_q(user, "customer__") & Q(customer__deleted_at__isnull=True)) | Q(owner=user)
-        )
+        return self.filter(live_customer_q(user) | Q(owner=user))
 
     def counted(self):
         """Orders that count as purchases in the statistics."""
@@ -222,9 +220,7 @@ class OpportunityQuerySet(models.QuerySet):
     def visible_to(self, user):
         if not user.is_authenticated or not user.is_active:
             return self.none()
-        return self.filter(
-            (customer_visibility_q(user, "customer__") & Q(customer__deleted_at__isnull=True)) | Q(owner=user)
-        )
+        return self.filter(live_customer_q(user) | Q(owner=user))
 
     def open(self):
         return self.filter(stage__kind=PipelineStage.Kind.OPEN)
