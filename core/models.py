@@ -115,6 +115,9 @@ class AuditLog(models.Model):
         BACKUP = "backup", _("Backed up the database")
         BACKUP_RESTORE = "backup_restore", _("Restored the database from a backup")
         EXPORT = "export", _("Exported")
+        LOGIN = "login", _("Logged in")
+        LOGOUT = "logout", _("Logged out")
+        LOGIN_FAILED = "login_failed", _("Failed login")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

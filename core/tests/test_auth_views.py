@@ -94,3 +94,24 @@ def test_a_sales_rep_cannot_open_the_admin(client, rep):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_logins_logouts_and_failed_logins_are_audited(client, rep):
+    from core.models import AuditLog
+
+    client.post("/accounts/login/", {"username": "rep", "password": "wrong"}, REMOTE_ADDR="10.0.0.7")
+    client.post(
+        "/accounts/login/", {"username": "rep", "password": settings.DEMO_PASSWORD}, REMOTE_ADDR="10.0.0.7"
+    )
+    client.post("/accounts/logout/", REMOTE_ADDR="10.0.0.7")
+    entries = list(
+        AuditLog.objects.order_by("at", "id").values_list(
+            "action", "actor__username", "ip_address", "details"
+        )
+    )
+    assert entries == [
+        ("login_failed", None, "10.0.0.7", {"username": "rep"}),
+        ("login", "rep", "10.0.0.7", {}),
+        ("logout", "rep", "10.0.0.7", {}),
+    ]
+    assert "wrong" not in repr(entries)  # never the password
