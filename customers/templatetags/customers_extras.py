@@ -12,14 +12,6 @@ def sort_url(context, sort: str) -> str:
     return "?" + query.urlencode()
 
 
-@register.simple_tag(takes_context=True)
-def page_url(context, cursor: str) -> str:
-    """The current list URL at another page (cursor)."""
-    query = context["request"].GET.copy()
-    query["cursor"] = cursor
-    return "?" + query.urlencode()
-
-
 @register.filter
 def stage_badge(stage: str) -> str:
     return {"prospect": "info", "new": "primary", "existing": "success", "churned": "secondary"}.get(
