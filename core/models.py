@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import EncryptedTextField
+
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -118,6 +120,8 @@ class AuditLog(models.Model):
         LOGIN = "login", _("Logged in")
         LOGOUT = "logout", _("Logged out")
         LOGIN_FAILED = "login_failed", _("Failed login")
+        IMPORT = "import", _("Imported")
+        IMPORT_UNDO = "import_undo", _("Undid an import")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -258,3 +262,199 @@ class JobRun(models.Model):
     @property
     def duration(self):
         return self.finished_at - self.started_at if self.finished_at else None
+
+
+class ImportJob(models.Model):
+    """One spreadsheet import: the file, the mapping chosen, the options, progress and the
+    four outcome counts. Apps register what they import in core.importing (kind → importer),
+    so this model knows no domain app."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Uploaded")
+        VALIDATING = "validating", _("Checking")
+        VALIDATED = "validated", _("Checked")
+        IMPORTING = "importing", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+        UNDOING = "undoing", _("Undoing")
+        UNDONE = "undone", _("Undone")
+
+    class OnDuplicate(models.TextChoices):
+        SKIP = "skip", _("Skip the row")
+        UPDATE = "update", _("Update the existing record")
+        CREATE = "create", _("Create a new record anyway")
+
+    kind = models.CharField(_("kind"), max_length=30)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("imported by"), related_name="+", on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # Kept through the storage API, so a worker on another machine can read it.
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=255)
+    file_size = models.PositiveBigIntegerField(_("file size"), default=0)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.UPLOADED)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    # 1-based row number of the header in the sheet, and the header texts as read.
+    header_row = models.PositiveIntegerField(_("header row"), null=True, blank=True)
+    headers = models.JSONField(_("headers"), default=list, blank=True)
+    # Column index (as text) → field name; columns left out are ignored.
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    on_duplicate = models.CharField(
+        _("when a record already exists"), max_length=10, choices=OnDuplicate.choices, default=OnDuplicate.SKIP
+    )
+    match_on = models.JSONField(_("match existing records on"), default=list, blank=True)
+    default_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("default owner"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    total_rows = models.PositiveIntegerField(_("rows in the file"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows done"), default=0)
+    imported = models.PositiveIntegerField(_("imported"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    error_report = models.FileField(_("error report"), upload_to="imports/%Y/%m/", blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("undone by"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at", "-id"]
+        # "My imports" and the admins' list of all imports, newest first.
+        indexes = [
+            models.Index(fields=["created_by", "-created_at"], name="import_user_idx"),
+            models.Index(fields=["-created_at", "-id"], name="import_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def outcome_total(self) -> int:
+        return self.imported + self.updated + self.skipped + self.rejected
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status in (self.Status.DONE, self.Status.VALIDATED) else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (self.Status.VALIDATING, self.Status.IMPORTING, self.Status.UNDOING)
+
+
+class ImportItem(models.Model):
+    """A record an import created or updated, so that "undo" can delete or restore it. For
+    updates, the values before and after (JSON, encrypted: they hold personal data)."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("Created")
+        UPDATED = "updated", _("Updated")
+
+    job = models.ForeignKey(ImportJob, related_name="items", on_delete=models.CASCADE)
+    row_number = models.PositiveIntegerField()
+    object_id = models.BigIntegerField()
+    action = models.CharField(max_length=10, choices=Action.choices)
+    before = EncryptedTextField(blank=True)
+    after = EncryptedTextField(blank=True)
+
+    class Meta:
+        # Undo walks a job's items by action.
+        indexes = [models.Index(fields=["job", "action", "id"], name="importitem_job_idx")]
+
+
+class ImportIssue(models.Model):
+    """Why a row was skipped or rejected (one per row and problem), for the preview and the
+    error report. The value may be personal data, so it is stored encrypted."""
+
+    class Outcome(models.TextChoices):
+        SKIPPED = "skipped", _("Skipped")
+        REJECTED = "rejected", _("Rejected")
+
+    job = models.ForeignKey(ImportJob, related_name="issues", on_delete=models.CASCADE)
+    row_number = models.PositiveIntegerField(_("row"))
+    column = models.CharField(_("column"), max_length=200, blank=True)
+    value = EncryptedTextField(_("value"), blank=True)
+    message = models.CharField(_("problem"), max_length=500)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+
+    class Meta:
+        ordering = ["row_number", "id"]
+        # The preview pages through a job's issues in row order.
+        indexes = [models.Index(fields=["job", "row_number", "id"], name="importissue_job_idx")]
+
+
+class ImportMapping(models.Model):
+    """A user's saved column mapping for one kind of import: header text → field, applied
+    before the built-in aliases the next time."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="+", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=30)
+    mapping = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="importmapping_user_kind_uniq")]
+
+
+class ExportJob(models.Model):
+    """A large export built in the background: the list filters as given, progress, and the
+    finished file (kept through the storage API, removed after EXPORT_KEEP_DAYS)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=30)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("exported by"), related_name="+", on_delete=models.CASCADE
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    params = models.TextField(_("filters"), blank=True)
+    format = models.CharField(_("format"), max_length=10)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows done"), default=0)
+    file = models.FileField(_("file"), upload_to="exports/%Y/%m/", blank=True)
+    error = models.TextField(_("error"), blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-created_at", "-id"]
+        # "My exports", newest first; the clean-up job by age.
+        indexes = [
+            models.Index(fields=["created_by", "-created_at"], name="export_user_idx"),
+            models.Index(fields=["created_at"], name="export_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.format} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
