@@ -331,6 +331,8 @@ class ImportJob(models.Model):
         null=True,
         blank=True,
     )
+    # What the undo did: deleted, restored, kept (had work since), conflicts (changed since).
+    undo_counts = models.JSONField(_("undo outcome"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("import")

@@ -20,6 +20,7 @@ _CUSTOMER_ALL = [
     "customers.merge_customer",
     "customers.purge_customer",
     "customers.export_customer",
+    "customers.import_customer",
     "customers.view_contact",
     "customers.add_contact",
     "customers.change_contact",
@@ -127,6 +128,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.view_permission",
         "core.view_auditlog",
         "core.view_jobrun",
+        "core.view_importjob",
         *_CUSTOMER_ALL,
         *_INTERACTIONS_ALL,
         *_SALES_ALL,
@@ -139,8 +141,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_INTERACTIONS_MANAGER,
         *_SALES_MANAGER,
     ],
-    # Own customers: create, edit basic information, delete to the recycle bin; no owner
-    # changes, merges or exports.
+    # Own customers: create, import (as their own), edit basic information, delete to the
+    # recycle bin; no owner changes, merges or exports.
     Role.SALES_REP: [
         "core.view_team",
         "customers.view_customer",
@@ -148,6 +150,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.change_customer",
         "customers.delete_customer",
         "customers.view_sensitive",
+        "customers.import_customer",
         "customers.view_contact",
         "customers.add_contact",
         "customers.change_contact",

@@ -33,3 +33,34 @@ def backup_database(self) -> dict:
         return run_job(JOB_NAME, backup_run)
     except (BackupError, OSError) as exc:
         raise self.retry(exc=exc) from exc
+
+
+@shared_task
+def import_validate(job_id: int) -> None:
+    """Dry run of an import: every row checked, nothing written (the wizard's preview)."""
+    from core.importing import import_run
+    from core.models import ImportJob
+
+    job = ImportJob.objects.select_related("created_by", "default_owner").get(pk=job_id)
+    import_run(job=job, dry_run=True)
+
+
+@shared_task
+def import_commit(job_id: int) -> None:
+    """The import itself, committed in batches with progress on the job."""
+    from core.importing import import_run
+    from core.models import ImportJob
+
+    job = ImportJob.objects.select_related("created_by", "default_owner").get(pk=job_id)
+    import_run(job=job, dry_run=False)
+
+
+@shared_task
+def import_undo(job_id: int, user_id: int) -> None:
+    """Undo an import: delete what it created, restore what it updated."""
+    from core import importing
+    from core.models import ImportJob, User
+
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status == ImportJob.Status.UNDOING:
+        importing.import_undo_claimed(job=job, user=User.objects.get(pk=user_id))

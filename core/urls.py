@@ -1,6 +1,6 @@
 from django.urls import path
 
-from core import views
+from core import views, views_imports
 
 app_name = "core"
 
@@ -11,4 +11,13 @@ urlpatterns = [
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/<int:pk>/open/", views.notification_open, name="notification_open"),
     path("notifications/read-all/", views.notifications_read_all, name="notifications_read_all"),
+    path("imports/", views_imports.import_list, name="import_list"),
+    path("imports/new/", views_imports.import_upload, name="import_upload"),
+    path("imports/template/<str:kind>/", views_imports.import_template, name="import_template"),
+    path("imports/<int:pk>/", views_imports.import_detail, name="import_detail"),
+    path("imports/<int:pk>/mapping/", views_imports.import_mapping, name="import_mapping"),
+    path("imports/<int:pk>/progress/", views_imports.import_progress, name="import_progress"),
+    path("imports/<int:pk>/commit/", views_imports.import_commit, name="import_commit"),
+    path("imports/<int:pk>/undo/", views_imports.import_undo, name="import_undo"),
+    path("imports/<int:pk>/errors/", views_imports.import_error_report, name="import_error_report"),
 ]

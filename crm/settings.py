@@ -318,6 +318,12 @@ if CARE_REMINDER_DAYS_AHEAD < 0:
     raise ImproperlyConfigured("CARE_REMINDER_DAYS_AHEAD must be 0 or more.")
 # Deleted customers stay restorable in the recycle bin for this many days, then are purged.
 CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
+
+# Spreadsheet imports: largest upload accepted, rows per committed batch, and how long after
+# an import "undo" stays available.
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=50)
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
+IMPORT_UNDO_HOURS = env.int("IMPORT_UNDO_HOURS", default=72)
 # Lists never count beyond this many rows ("10,000+"): an exact COUNT(*) over a million
 # rows costs more than the page itself.
 LIST_COUNT_LIMIT = env.int("LIST_COUNT_LIMIT", default=10000)

@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from core.importing import register
+        from customers.imports import CustomerImporter
+
+        register(CustomerImporter())

@@ -337,6 +337,7 @@ class Customer(models.Model):
             ("merge_customer", _("Can merge customers")),
             ("purge_customer", _("Can purge customers from the recycle bin")),
             ("export_customer", _("Can export customers")),
+            ("import_customer", _("Can import customers")),
         ]
         # Lists show live customers only, so most indexes are partial (WHERE deleted_at IS
         # NULL) and lead with the visibility column (owner or team) of the user's scope.
