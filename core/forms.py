@@ -46,7 +46,9 @@ class ImportOptionsForm(forms.Form):
     the new ones. One `col_<n>` field per column of the file."""
 
     on_duplicate = forms.ChoiceField(
-        label=_("When a record already exists"), widget=forms.RadioSelect, choices=ImportJob.OnDuplicate.choices
+        label=_("When a record already exists"),
+        widget=forms.RadioSelect,
+        choices=ImportJob.OnDuplicate.choices,
     )
     match_on = forms.MultipleChoiceField(
         label=_("Match existing records on"), widget=forms.CheckboxSelectMultiple, required=False
@@ -55,9 +57,13 @@ class ImportOptionsForm(forms.Form):
         label=_("Default owner"),
         queryset=User.objects.none(),
         required=False,
-        help_text=_("Owner of new records whose row names none. Empty: unassigned (the lead rules assign them)."),
+        help_text=_(
+            "Owner of new records whose row names none. Empty: unassigned (the lead rules assign them)."
+        ),
     )
-    remember = forms.BooleanField(label=_("Remember this mapping for my next import"), required=False, initial=True)
+    remember = forms.BooleanField(
+        label=_("Remember this mapping for my next import"), required=False, initial=True
+    )
 
     def __init__(self, *args, job: ImportJob, importer, user: User, samples: list[list[str]], **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,13 +80,17 @@ class ImportOptionsForm(forms.Form):
                 required=False,
                 initial=job.mapping.get(str(position), ""),
             )
-            self.columns.append((self[name], [row[position] if position < len(row) else "" for row in samples]))
+            self.columns.append(
+                (self[name], [row[position] if position < len(row) else "" for row in samples])
+            )
         self.fields["match_on"].choices = importer.match_choices
         self.fields["match_on"].initial = job.match_on or importer.default_match_on
         if not importer.match_choices:
             del self.fields["match_on"]
         self.fields["on_duplicate"].choices = [
-            (value, label) for value, label in ImportJob.OnDuplicate.choices if value in importer.on_duplicate_choices
+            (value, label)
+            for value, label in ImportJob.OnDuplicate.choices
+            if value in importer.on_duplicate_choices
         ]
         self.fields["on_duplicate"].initial = job.on_duplicate
         owners = importer.owner_choices(user)
@@ -101,6 +111,10 @@ class ImportOptionsForm(forms.Form):
 
         for error in mapping_errors(self.importer, self.mapping()):
             self.add_error(None, error)
-        if "match_on" in self.fields and cleaned.get("on_duplicate") != "create" and not cleaned.get("match_on"):
+        if (
+            "match_on" in self.fields
+            and cleaned.get("on_duplicate") != "create"
+            and not cleaned.get("match_on")
+        ):
             self.add_error("match_on", _("Choose at least one way to recognise existing records."))
         return cleaned

@@ -74,6 +74,8 @@ class Outcome:
     object_id: int | None = None
     before: dict | None = None
     after: dict | None = None
+    field: str = ""  # the column (field name) the message is about, if one
+    value: Any = ""
 
 
 @dataclass
@@ -356,6 +358,10 @@ def import_run(*, job: ImportJob, dry_run: bool = False) -> ImportJob:
     ImportIssue.objects.filter(job=job).delete()
     size = settings.IMPORT_BATCH_SIZE
     state = RunState()
+    headers = {
+        name: (job.headers[int(position)] if int(position) < len(job.headers) else name)
+        for position, name in job.mapping.items()
+    }
     counts = {"created": 0, "updated": 0, "skipped": 0, "rejected": 0}
     rows_done = 0
     table, handle = job_open_table(job)
@@ -369,8 +375,16 @@ def import_run(*, job: ImportJob, dry_run: bool = False) -> ImportJob:
                     for outcome in outcomes:
                         counts[outcome.result] += 1
                         if outcome.result in ("skipped", "rejected"):
+                            header = headers.get(outcome.field, "")
                             issues.append(
-                                _issue(job, outcome.row, "", "", outcome.message, outcome=outcome.result)
+                                _issue(
+                                    job,
+                                    outcome.row,
+                                    header,
+                                    outcome.value,
+                                    outcome.message,
+                                    outcome=outcome.result,
+                                )
                             )
                     counts["rejected"] += rejected_rows
                     if not dry_run:
@@ -527,7 +541,14 @@ def import_undo_claimed(*, job: ImportJob, user: User) -> dict[str, int]:
         status=ImportJob.Status.UNDONE, undone_at=timezone.now(), undone_by=user, undo_counts=counts
     )
     job.refresh_from_db()
-    audit_log(actor=user, action=AuditLog.Action.IMPORT_UNDO, obj=job, kind=job.kind, file=job.original_name, **counts)
+    audit_log(
+        actor=user,
+        action=AuditLog.Action.IMPORT_UNDO,
+        obj=job,
+        kind=job.kind,
+        file=job.original_name,
+        **counts,
+    )
     return counts
 
 

@@ -301,7 +301,10 @@ class ImportJob(models.Model):
     # Column index (as text) → field name; columns left out are ignored.
     mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
     on_duplicate = models.CharField(
-        _("when a record already exists"), max_length=10, choices=OnDuplicate.choices, default=OnDuplicate.SKIP
+        _("when a record already exists"),
+        max_length=10,
+        choices=OnDuplicate.choices,
+        default=OnDuplicate.SKIP,
     )
     match_on = models.JSONField(_("match existing records on"), default=list, blank=True)
     default_owner = models.ForeignKey(
@@ -381,6 +384,9 @@ class ImportItem(models.Model):
         # Undo walks a job's items by action.
         indexes = [models.Index(fields=["job", "action", "id"], name="importitem_job_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.row_number} {self.action} #{self.object_id}"
+
 
 class ImportIssue(models.Model):
     """Why a row was skipped or rejected (one per row and problem), for the preview and the
@@ -402,6 +408,9 @@ class ImportIssue(models.Model):
         # The preview pages through a job's issues in row order.
         indexes = [models.Index(fields=["job", "row_number", "id"], name="importissue_job_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.row_number} {self.message}"
+
 
 class ImportMapping(models.Model):
     """A user's saved column mapping for one kind of import: header text → field, applied
@@ -414,6 +423,9 @@ class ImportMapping(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "kind"], name="importmapping_user_kind_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}"
 
 
 class ExportJob(models.Model):

@@ -24,7 +24,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _get_job_for_user(request: HttpRequest, pk: int) -> ImportJob:
     """Own imports; admins (core.view_importjob) see everyone's. 404 otherwise."""
-    job = get_object_or_404(ImportJob.objects.select_related("created_by", "default_owner", "undone_by"), pk=pk)
+    job = get_object_or_404(
+        ImportJob.objects.select_related("created_by", "default_owner", "undone_by"), pk=pk
+    )
     if job.created_by_id != request.user.pk and not request.user.has_perm("core.view_importjob"):
         raise Http404
     return job
@@ -105,7 +107,9 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     except UnusableFile as exc:
         messages.error(request, str(exc))
         return redirect("core:import_list")
-    form = ImportOptionsForm(request.POST or None, job=job, importer=importer, user=request.user, samples=samples)
+    form = ImportOptionsForm(
+        request.POST or None, job=job, importer=importer, user=request.user, samples=samples
+    )
     if request.method == "POST" and form.is_valid():
         job.mapping = form.mapping()
         job.on_duplicate = form.cleaned_data["on_duplicate"]
@@ -164,7 +168,9 @@ def import_progress(request: HttpRequest, pk: int) -> JsonResponse:
 def import_commit(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_rw_job_for_user(request, pk)
     if importing.import_start(job=job, dry_run=False):
-        messages.success(request, _("The import has started. You can leave this page; it goes on in the background."))
+        messages.success(
+            request, _("The import has started. You can leave this page; it goes on in the background.")
+        )
     else:
         messages.error(request, _("This import has already been run."))
     return redirect("core:import_detail", pk=job.pk)
@@ -183,7 +189,9 @@ def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, _("Undoing the import. Records created by it are deleted, updated ones restored."))
+            messages.success(
+                request, _("Undoing the import. Records created by it are deleted, updated ones restored.")
+            )
         return redirect("core:import_detail", pk=job.pk)
     ctx = {"job": job, "deadline": importing.undo_deadline(job), "now": timezone.now()}
     return render(request, "core/imports/undo_confirm.html", ctx)

@@ -415,7 +415,12 @@ class CustomerImporter(Importer):
             try:
                 customer, contact = self._build(job, row, state)
             except ValidationError as exc:
-                outcomes.append(Outcome(row.number, "rejected", _message(exc)))
+                field = getattr(exc, "field", "")
+                outcomes.append(
+                    Outcome(
+                        row.number, "rejected", _message(exc), field=field, value=row.values.get(field, "")
+                    )
+                )
                 continue
             prepared.append((row, customer, contact))
         existing = self._existing(job, [customer for _row, customer, _contact in prepared])
@@ -529,9 +534,11 @@ class CustomerImporter(Importer):
         try:
             return owners[text.strip().lower()]
         except KeyError:
-            raise ValidationError(
-                _("Owner “%(owner)s” is not a colleague you may assign customers to.") % {"owner": text}
-            ) from None
+            error = ValidationError(
+                _("“%(owner)s” is not a colleague you may assign customers to.") % {"owner": text}
+            )
+            error.field = "owner"
+            raise error from None
 
     def _keys(self, job: ImportJob, customer: Customer) -> list:
         keys = []
