@@ -30,3 +30,11 @@ CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests: serve from the finders
+
+# Uploaded imports, error reports and background exports go to a throwaway folder.
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+MEDIA_ROOT = tempfile.mkdtemp(prefix="crm-test-media-")
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
