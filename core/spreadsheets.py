@@ -80,7 +80,9 @@ def _sheet_rows(sheet) -> Iterator[tuple[int, list]]:
             active.append([r2, c1, c2, value])
         if active:
             for _last, c1, c2, value in active:
-                for col in range(max(c1, 0), min(c2 + 1, len(row))):
+                if c2 >= len(row):
+                    row.extend([""] * (c2 + 1 - len(row)))
+                for col in range(max(c1, 0), c2 + 1):
                     row[col] = value
             active = [span for span in active if span[0] > index]
         yield index + 1, row
@@ -116,7 +118,9 @@ def _open_workbook(stream: IO[bytes], fmt: str) -> Table:
         for index in range(len(workbook.sheet_names)):
             sheet = workbook.get_sheet_by_index(index)
             if sheet.height:
-                return Table(format=fmt, height=sheet.total_height, _source=sheet)
+                return Table(
+                    format=fmt, height=sheet.end[0] + 1 if sheet.end else sheet.height, _source=sheet
+                )
     except python_calamine.CalamineError as exc:
         raise UnusableFile(
             _("The file could not be read as a spreadsheet. Upload an .xlsx, .xls or .csv file.")

@@ -522,6 +522,8 @@ class CustomerImporter(Importer):
 
     def _owner(self, job: ImportJob, text: str, state: RunState) -> User | None:
         if not text:
+            if job.default_owner is None and not job.created_by.has_perm("customers.change_customer_owner"):
+                return job.created_by  # a rep's imports are theirs
             return job.default_owner
         owners = state.cache.get("owners")
         if owners is None:

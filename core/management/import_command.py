@@ -33,7 +33,9 @@ class ImportCommand(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file")
         parser.add_argument("--dry-run", action="store_true", help="Check every row, write nothing.")
-        parser.add_argument("--on-duplicate", choices=[c for c, _label in ImportJob.OnDuplicate.choices], default="skip")
+        parser.add_argument(
+            "--on-duplicate", choices=[c for c, _label in ImportJob.OnDuplicate.choices], default="skip"
+        )
         parser.add_argument("--owner", help="Username of the default owner of new records.")
         parser.add_argument(
             "--user",
@@ -86,13 +88,17 @@ class ImportCommand(BaseCommand):
             self._unusable(job.error)
         for issue in job.issues.order_by("row_number", "id")[:MAX_PRINTED_ISSUES]:
             column = f" {issue.column}:" if issue.column else ""
-            self.stdout.write(f"row {issue.row_number}:{column} {issue.message} ({issue.get_outcome_display()})")
+            self.stdout.write(
+                f"row {issue.row_number}:{column} {issue.message} ({issue.get_outcome_display()})"
+            )
         if options["errors_out"] and job.error_report:
             with job.error_report.open("rb") as report, open(options["errors_out"], "wb") as out:
                 shutil.copyfileobj(report, out)
         if options["dry_run"]:
             self.stdout.write("Dry run: nothing was written.")
-        self.stdout.write(f"imported={job.imported} updated={job.updated} skipped={job.skipped} rejected={job.rejected}")
+        self.stdout.write(
+            f"imported={job.imported} updated={job.updated} skipped={job.skipped} rejected={job.rejected}"
+        )
 
     def _user(self, username: str) -> User:
         try:
