@@ -32,9 +32,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests: serve from the finders
 
 # Uploaded imports, error reports and background exports go to a throwaway folder.
-import atexit  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
+import atexit
+import shutil
+import tempfile
 
 MEDIA_ROOT = tempfile.mkdtemp(prefix="crm-test-media-")
 atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
