@@ -34,7 +34,7 @@ from core.spreadsheets import (
 )
 from customers.forms import staff_choices
 from customers.models import Contact, Customer, Tag
-from customers.search import refresh_search_fields
+from customers.search import email_bidx, phone_bidx, refresh_search_fields
 from customers.services import _refresh_contact_derived, _refresh_derived, _tag_names
 from customers.signals import customer_created
 
@@ -501,10 +501,12 @@ class CustomerImporter(Importer):
         if values.get("marketing_consent") is False:
             customer.marketing_consent = False
         customer.owner = self._owner(job, owner_text, state)
-        try:
-            _refresh_derived(customer)
-        except ValidationError as exc:
-            raise ValidationError(_message(exc)) from None
+        # Phones and emails are already normalised by the column cleaners; the search columns
+        # (pinyin: the costly part) are computed once, when the customer is created.
+        customer.wechat = (customer.wechat or "").strip()
+        customer.mobile_bidx = phone_bidx(customer.mobile)
+        customer.other_phone_bidx = phone_bidx(customer.other_phone)
+        customer.email_bidx = email_bidx(customer.email)
         customer._import_tags = tags
         contact = None
         if contact_values.get("name"):

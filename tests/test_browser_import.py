@@ -55,7 +55,9 @@ def test_a_rep_imports_customers_from_excel(page: Page, live_server, rep, tmp_pa
     expect(page.get_by_test_id("map-0")).to_have_value("name")
     expect(page.get_by_test_id("map-1")).to_have_value("mobile")
     expect(page.get_by_test_id("map-3")).to_have_value("birthday")
-    expect(page.get_by_test_id("page-title")).to_have_text("导入列与选项" if language == "zh-hans" else "Columns and options")
+    expect(page.get_by_test_id("page-title")).to_have_text(
+        "导入列与选项" if language == "zh-hans" else "Columns and options"
+    )
     page.get_by_test_id("check-rows").click()
 
     # The check: counts and the problem row, nothing written yet.
@@ -72,7 +74,10 @@ def test_a_rep_imports_customers_from_excel(page: Page, live_server, rep, tmp_pa
     report = load_workbook(io.BytesIO(open(download.value.path(), "rb").read()))
     assert list(report.worksheets[0].iter_rows(values_only=True))[1][:2] == ("坏号码", "1.38E+10")
 
-    assert set(Customer.objects.values_list("name", "mobile")) == {("王小明", "13812345678"), ("李小红", "13900012222")}
+    assert set(Customer.objects.values_list("name", "mobile")) == {
+        ("王小明", "13812345678"),
+        ("李小红", "13900012222"),
+    }
     page.goto(f"{live_server.url}/customers/")
     expect(page.get_by_test_id("customer-row")).to_have_count(2)
 

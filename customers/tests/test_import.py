@@ -22,6 +22,16 @@ from customers.tests.factories import CustomerFactory, TagFactory, make_contact
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english(settings):
+    """Messages are asserted in English (the users' language is otherwise the default zh-hans)."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
 def xlsx(rows, *, build=None) -> bytes:
     out = io.BytesIO()
     workbook = xlsxwriter.Workbook(out)

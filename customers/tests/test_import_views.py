@@ -16,6 +16,17 @@ from customers.tests.test_import import make_job, xlsx
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    """Messages are asserted in English (the users' language is otherwise the default zh-hans)."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
 UPLOAD = reverse("core:import_upload")
 GOOD = [
     ["姓名", "手机", "邮箱"],
