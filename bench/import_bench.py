@@ -121,7 +121,7 @@ def scenario(name: str, path: str) -> dict:
 
 
 def run_child(name: str, path: Path) -> dict:
-    output = subprocess.run(
+    output = subprocess.run(  # noqa: S603 - our own script, fixed arguments
         [sys.executable, __file__, "--child", name, str(path)], check=True, capture_output=True, text=True
     ).stdout
     return json.loads(output.strip().splitlines()[-1])

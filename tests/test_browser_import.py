@@ -71,7 +71,7 @@ def test_a_rep_imports_customers_from_excel(page: Page, live_server, rep, tmp_pa
     expect(page.get_by_test_id("undo")).to_be_visible()
     with page.expect_download() as download:
         page.get_by_test_id("error-report").click()
-    report = load_workbook(io.BytesIO(open(download.value.path(), "rb").read()))
+    report = load_workbook(download.value.path())
     assert list(report.worksheets[0].iter_rows(values_only=True))[1][:2] == ("坏号码", "1.38E+10")
 
     assert set(Customer.objects.values_list("name", "mobile")) == {
