@@ -85,6 +85,11 @@ def _order(sort: SortOption, descending: bool) -> list:
     return [expr.asc(nulls_first=True) if sort.nullable else expr.asc(), F("pk").asc()]
 
 
+def sort_order(sort: SortOption) -> list:
+    """The ORDER BY of a list's first page: exports write the rows in the order the list shows."""
+    return _order(sort, sort.descending)
+
+
 def _after(sort: SortOption, descending: bool, value: Any, pk: int) -> Q:
     """Rows strictly after (value, pk) in the given order (NULLs last when descending)."""
     key = sort.key

@@ -36,7 +36,13 @@ _INTERACTIONS_ALL = [
     f"interactions.{action}_{model}"
     for model in ("interaction", "task", "ticket", "ticketcomment", "article")
     for action in ("view", "add", "change", "delete")
-] + ["interactions.view_ticketstatuschange", "interactions.reassign_task", "interactions.assign_ticket"]
+] + [
+    "interactions.view_ticketstatuschange",
+    "interactions.reassign_task",
+    "interactions.assign_ticket",
+    "interactions.export_interaction",
+    "interactions.export_ticket",
+]
 
 # Interactions, tasks, tickets and the knowledge base, per role (scope follows the customer).
 _INTERACTIONS_MANAGER = [
@@ -57,6 +63,8 @@ _INTERACTIONS_MANAGER = [
     "interactions.view_article",
     "interactions.add_article",
     "interactions.change_article",
+    "interactions.export_interaction",
+    "interactions.export_ticket",
 ]
 _INTERACTIONS_REP = [
     "interactions.view_interaction",
@@ -71,8 +79,13 @@ _INTERACTIONS_REP = [
     "interactions.view_ticketstatuschange",
     "interactions.view_article",
 ]
-# Customer service works mainly on tickets: the manager's rights without reassigning tasks.
-_INTERACTIONS_SERVICE = [p for p in _INTERACTIONS_MANAGER if p != "interactions.reassign_task"]
+# Customer service works mainly on tickets: the manager's rights without reassigning tasks,
+# and exports tickets (service reports) but not the sales reps' interaction log.
+_INTERACTIONS_SERVICE = [
+    p
+    for p in _INTERACTIONS_MANAGER
+    if p not in ("interactions.reassign_task", "interactions.export_interaction")
+]
 
 _SALES_ALL = [
     f"sales.{action}_{model}"
@@ -87,9 +100,10 @@ _SALES_ALL = [
         "leadassignmentrule",
     )
     for action in ("view", "add", "change", "delete")
-]
+] + ["sales.export_order", "sales.export_opportunity"]
 # Reps and managers record orders and work their opportunities (scope follows the customer);
 # customer service reads orders to answer questions; admins configure stages and rules.
+# Managers and admins export orders and opportunities; reps and customer service do not.
 _SALES_REP = [
     "sales.view_product",
     "sales.view_order",
@@ -101,7 +115,13 @@ _SALES_REP = [
     "sales.view_pipelinestage",
     "sales.view_opportunitystagechange",
 ]
-_SALES_MANAGER = [*_SALES_REP, "sales.add_product", "sales.change_product"]
+_SALES_MANAGER = [
+    *_SALES_REP,
+    "sales.add_product",
+    "sales.change_product",
+    "sales.export_order",
+    "sales.export_opportunity",
+]
 _SALES_SERVICE = [
     "sales.view_product",
     "sales.view_order",
@@ -142,7 +162,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_SALES_MANAGER,
     ],
     # Own customers: create, import (as their own), edit basic information, delete to the
-    # recycle bin; no owner changes, merges or exports.
+    # recycle bin; no owner changes, merges or exports (of any list).
     Role.SALES_REP: [
         "core.view_team",
         "customers.view_customer",
@@ -160,7 +180,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_INTERACTIONS_REP,
         *_SALES_REP,
     ],
-    # All customers, read-only (may not edit basic information); reveals to call back.
+    # All customers, read-only (may not edit basic information); reveals to call back;
+    # exports tickets only.
     Role.CUSTOMER_SERVICE: [
         "core.view_team",
         "customers.view_customer",

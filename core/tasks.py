@@ -64,3 +64,21 @@ def import_undo(job_id: int, user_id: int) -> None:
     job = ImportJob.objects.get(pk=job_id)
     if job.status == ImportJob.Status.UNDOING:
         importing.import_undo_claimed(job=job, user=User.objects.get(pk=user_id))
+
+
+@shared_task
+def run_export_job(job_id: int) -> int | None:
+    """Build the file of a long export (queued by the export views). Idempotent: the job is
+    claimed with a conditional update, so a second delivery does nothing."""
+    from core.exports import export_job_run
+
+    return export_job_run(job_id)
+
+
+@shared_task
+def cleanup_exports() -> dict:
+    """Nightly (beat): delete export files and jobs older than EXPORT_KEEP_DAYS."""
+    from core.exports import exports_cleanup
+    from core.jobs import run_job
+
+    return run_job("cleanup_exports", exports_cleanup)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from core import views, views_imports
+from core import views, views_exports, views_imports
 
 app_name = "core"
 
@@ -20,4 +20,9 @@ urlpatterns = [
     path("imports/<int:pk>/commit/", views_imports.import_commit, name="import_commit"),
     path("imports/<int:pk>/undo/", views_imports.import_undo, name="import_undo"),
     path("imports/<int:pk>/errors/", views_imports.import_error_report, name="import_error_report"),
+    # My exports (core/views_exports.py); each list's export URL lives in its app.
+    path("exports/", views_exports.export_list, name="exports"),
+    path("exports/<int:pk>/", views_exports.export_status, name="export_status"),
+    path("exports/<int:pk>/progress/", views_exports.export_progress, name="export_progress"),
+    path("exports/<int:pk>/download/", views_exports.export_download, name="export_download"),
 ]

@@ -236,6 +236,11 @@ CELERY_BEAT_SCHEDULE = {
             minute=env.int("CARE_REMINDERS_MINUTE", default=45),
         ),
     },
+    # Background export files past EXPORT_KEEP_DAYS (they hold personal data: keep them short).
+    "cleanup-exports": {
+        "task": "core.tasks.cleanup_exports",
+        "schedule": crontab(hour=3, minute=45),
+    },
 }
 
 # Backups (core/backup.py; README "Backup and restore"): encrypted dumps of the database.
@@ -327,6 +332,13 @@ IMPORT_UNDO_HOURS = env.int("IMPORT_UNDO_HOURS", default=72)
 # Lists never count beyond this many rows ("10,000+"): an exact COUNT(*) over a million
 # rows costs more than the page itself.
 LIST_COUNT_LIMIT = env.int("LIST_COUNT_LIMIT", default=10000)
+
+# Exports (core/exports.py). Lists up to this many rows download at once; longer ones are
+# built in the background and fetched from "My exports", which keeps them this many days.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=2000)
+EXPORT_KEEP_DAYS = env.int("EXPORT_KEEP_DAYS", default=7)
+if EXPORT_SYNC_MAX_ROWS < 0 or EXPORT_KEEP_DAYS < 1:
+    raise ImproperlyConfigured("EXPORT_SYNC_MAX_ROWS must be 0 or more and EXPORT_KEEP_DAYS 1 or more.")
 
 # Sales. A new customer becomes an existing customer on the second purchase, or this many
 # days after the first.

@@ -7,7 +7,10 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from core.exports import register_exporter
         from core.importing import register
+        from customers.exports import EXPORTER
         from customers.imports import CustomerImporter
 
         register(CustomerImporter())
+        register_exporter(EXPORTER)

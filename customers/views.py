@@ -1,5 +1,3 @@
-import tempfile
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -7,17 +5,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.db.models.functions import Upper
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     JsonResponse,
     QueryDict,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
@@ -27,6 +22,7 @@ from core.audit import audit_log
 from core.models import AuditLog, User
 from core.pagination import SortOption, keyset_page
 from core.personal_data import mask_email, mask_phone, mask_text
+from core.views_exports import export_response
 from customers import exports, services
 from customers.filters import CustomerFilter
 from customers.forms import BulkActionForm, ContactForm, CustomerForm, MergeForm, SavedViewForm
@@ -563,13 +559,6 @@ def _merge_display(customer: Customer, name: str) -> str:
 @permission_required("customers.export_customer", raise_exception=True)
 def customer_export(request: HttpRequest) -> HttpResponse:
     """The customers of the ledger's current filters as xlsx or csv, within the user's
-    scope, masked unless the user may reveal personal data (customers.exports)."""
-    fmt = request.GET.get("format", "xlsx")
-    if fmt not in exports.FORMATS:
-        return HttpResponseBadRequest(_("Unknown export format."))
-    # In memory up to 10 MB, then on disk; FileResponse closes it when the download ends.
-    out = tempfile.SpooledTemporaryFile(max_size=10 * 1024 * 1024)  # noqa: SIM115
-    exports.customers_export(user=request.user, params=request.GET, fmt=fmt, out=out, request=request)
-    out.seek(0)
-    filename = f"customers-{timezone.localdate():%Y%m%d}.{fmt}"
-    return FileResponse(out, as_attachment=True, filename=filename, content_type=exports.CONTENT_TYPES[fmt])
+    scope, masked unless the user may reveal personal data (customers.exports); long lists
+    are built in the background (core.views_exports)."""
+    return export_response(request, exports.EXPORTER.kind)

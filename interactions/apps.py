@@ -7,14 +7,18 @@ class InteractionsConfig(AppConfig):
     verbose_name = _("Interactions")
 
     def ready(self) -> None:
-        # Plug into the customer page and My workspace without those importing this app.
+        # Plug into the customer page, My workspace and the exports without those importing this app.
+        from core.exports import register_exporter
         from core.workspace import WorkspacePanel, register_workspace_panel
         from customers.panels import CustomerPanel, register_customer_panel
         from customers.signals import customer_verified
         from customers.timeline import register_timeline_source
-        from interactions import jobs, panels, selectors
+        from interactions import exports, jobs, panels, selectors
 
         customer_verified.connect(jobs.close_verify_tasks, dispatch_uid="interactions.close_verify_tasks")
+
+        register_exporter(exports.INTERACTION_EXPORTER)
+        register_exporter(exports.TICKET_EXPORTER)
 
         register_timeline_source("interaction", selectors.interaction_entries, _("Interactions"))
         register_timeline_source("task", selectors.task_entries, _("Tasks"))

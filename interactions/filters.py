@@ -77,6 +77,11 @@ class TicketFilter(django_filters.FilterSet):
         model = Ticket
         fields = []
 
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "Assigned to me" needs the user: given, or the request's (no request in a background export).
+        self.user = user if user is not None else getattr(self.request, "user", None)
+
     def filter_search(self, queryset, name, value):
         value = value.strip().lstrip("#")
         if value.isdigit() and len(value) < 10:
@@ -84,7 +89,7 @@ class TicketFilter(django_filters.FilterSet):
         return _customer_or_text(queryset, value, "subject")
 
     def filter_mine(self, queryset, name, value):
-        return queryset.filter(assignee=self.request.user) if value else queryset
+        return queryset.filter(assignee=self.user) if value and self.user is not None else queryset
 
     def filter_open(self, queryset, name, value):
         return queryset.unresolved() if value else queryset

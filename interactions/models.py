@@ -107,6 +107,7 @@ class Interaction(models.Model):
         verbose_name = _("interaction")
         verbose_name_plural = _("interactions")
         ordering = ["-occurred_at", "-id"]
+        permissions = [("export_interaction", _("Can export interactions"))]
         indexes = [
             # Customer timeline, newest first.
             models.Index(fields=["customer", "-occurred_at", "-id"], name="inter_customer_idx"),
@@ -365,7 +366,7 @@ class Ticket(models.Model):
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         ordering = ["-created_at", "-id"]
-        permissions = [("assign_ticket", _("Can assign tickets"))]
+        permissions = [("assign_ticket", _("Can assign tickets")), ("export_ticket", _("Can export tickets"))]
         indexes = [
             # Ticket list default order and its filters.
             models.Index(fields=["-created_at", "-id"], name="ticket_created_idx"),

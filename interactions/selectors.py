@@ -1,16 +1,37 @@
-"""Reads shared by several pages: knowledge-base search, articles matching a ticket, and the
-timeline sources this app plugs into the customer page."""
+"""Reads shared by several pages: knowledge-base search, articles matching a ticket, the
+timeline sources this app plugs into the customer page, and the rows of the interaction and
+ticket lists (the list pages and their exports show the same rows)."""
 
 import re
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from core.models import User
+from core.pagination import SortOption
 from customers.timeline import TimelineEntry
+from interactions.filters import InteractionFilter, TicketFilter
 from interactions.models import Article, Interaction, Task, Ticket
+
+# Both lists are newest first (inter_occurred_idx, ticket_created_idx).
+INTERACTION_LIST_SORT = SortOption("occurred_at", descending=True)
+TICKET_LIST_SORT = SortOption("created_at", descending=True)
+
+
+def interaction_list_filter(user: User, params: QueryDict) -> InteractionFilter:
+    """The interaction list's filters over the interactions `user` may see. The list page and
+    the export both start here (each adds the joins it needs), ordered by INTERACTION_LIST_SORT."""
+    return InteractionFilter(params, queryset=Interaction.objects.visible_to(user))
+
+
+def ticket_list_filter(user: User, params: QueryDict) -> TicketFilter:
+    """The ticket list's filters over the tickets `user` may see (list page and export),
+    ordered by TICKET_LIST_SORT."""
+    return TicketFilter(params, queryset=Ticket.objects.visible_to(user), user=user)
 
 
 def article_search(query: str, category: str = "") -> QuerySet:

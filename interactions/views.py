@@ -15,9 +15,9 @@ from django.views.decorators.http import require_POST
 
 from core.models import User
 from core.pagination import SortOption, keyset_page
+from core.views_exports import export_response
 from customers.models import Customer
-from interactions import services
-from interactions.filters import InteractionFilter, TicketFilter
+from interactions import selectors, services
 from interactions.forms import (
     ArticleForm,
     FollowUpForm,
@@ -32,8 +32,6 @@ from interactions.forms import (
 )
 from interactions.models import Article, Interaction, Task, Ticket
 from interactions.selectors import article_search, articles_matching
-
-NEWEST = SortOption("occurred_at", descending=True)
 
 
 def _errors_to_messages(request: HttpRequest, exc: ValidationError) -> None:
@@ -100,13 +98,20 @@ def _get_rw_ticket_for_user(user: User, pk: int) -> Ticket:
 @permission_required("interactions.view_interaction", raise_exception=True)
 def interaction_list(request: HttpRequest) -> HttpResponse:
     """Queries: session, user, perms (2), managed teams, staff choices, capped count, page."""
-    qs = Interaction.objects.visible_to(request.user).select_related("customer", "created_by", "contact")
-    filterset = InteractionFilter(request.GET, queryset=qs)
-    page = keyset_page(filterset.qs, NEWEST, request.GET.get("cursor"), 50)
+    filterset = selectors.interaction_list_filter(request.user, request.GET)
+    qs = filterset.qs.select_related("customer", "created_by", "contact")
+    page = keyset_page(qs, selectors.INTERACTION_LIST_SORT, request.GET.get("cursor"), 50)
     params = request.GET.copy()
     params.pop("cursor", None)
     ctx = {"filter": filterset, "page": page, "filter_query": params.urlencode()}
     return render(request, "interactions/interaction_list.html", ctx)
+
+
+@permission_required("interactions.export_interaction", raise_exception=True)
+def interaction_export(request: HttpRequest) -> HttpResponse:
+    """The interactions of the list's current filters as xlsx or csv (interactions.exports;
+    long lists in the background)."""
+    return export_response(request, "interactions")
 
 
 @permission_required("interactions.add_interaction", raise_exception=True)
@@ -355,9 +360,9 @@ def task_reassign(request: HttpRequest) -> HttpResponse:
 
 @permission_required("interactions.view_ticket", raise_exception=True)
 def ticket_list(request: HttpRequest) -> HttpResponse:
-    qs = Ticket.objects.visible_to(request.user).select_related("customer", "assignee")
-    filterset = TicketFilter(request.GET, queryset=qs, request=request)
-    page = keyset_page(filterset.qs, SortOption("created_at", descending=True), request.GET.get("cursor"), 50)
+    filterset = selectors.ticket_list_filter(request.user, request.GET)
+    qs = filterset.qs.select_related("customer", "assignee")
+    page = keyset_page(qs, selectors.TICKET_LIST_SORT, request.GET.get("cursor"), 50)
     params = request.GET.copy()
     params.pop("cursor", None)
     ctx = {
@@ -371,6 +376,13 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         .count(),
     }
     return render(request, "interactions/ticket_list.html", ctx)
+
+
+@permission_required("interactions.export_ticket", raise_exception=True)
+def ticket_export(request: HttpRequest) -> HttpResponse:
+    """The tickets of the list's current filters as xlsx or csv (interactions.exports; long
+    lists in the background)."""
+    return export_response(request, "tickets")
 
 
 @permission_required("interactions.add_ticket", raise_exception=True)

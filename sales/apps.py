@@ -7,14 +7,18 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self) -> None:
-        # Plug into the customer page and listen for new leads, without customers importing us.
+        # Plug into the customer page and the exports, and listen for new leads, without
+        # customers or core importing us.
+        from core.exports import register_exporter
         from customers.panels import CustomerPanel, register_customer_panel
         from customers.signals import customer_created
         from customers.timeline import register_timeline_source
-        from sales import panels, selectors
+        from sales import exports, panels, selectors
         from sales.signals import assign_new_lead
 
         customer_created.connect(assign_new_lead, dispatch_uid="sales.assign_new_lead")
+        register_exporter(exports.ORDER_EXPORTER)
+        register_exporter(exports.OPPORTUNITY_EXPORTER)
         register_timeline_source("order", selectors.order_entries, _("Orders"))
         register_timeline_source("opportunity", selectors.opportunity_entries, _("Opportunities"))
         register_customer_panel(

@@ -113,6 +113,7 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-ordered_at", "-id"]
+        permissions = [("export_order", _("Can export orders"))]
         indexes = [
             # Orders list (default order) and its date-range filter.
             models.Index(fields=["-ordered_at", "-id"], name="order_ordered_idx"),
@@ -301,6 +302,7 @@ class Opportunity(models.Model):
         verbose_name = _("opportunity")
         verbose_name_plural = _("opportunities")
         ordering = ["-created_at", "-id"]
+        permissions = [("export_opportunity", _("Can export opportunities"))]
         indexes = [
             # The board: cards of a stage, newest first; column totals group by stage.
             models.Index(fields=["stage", "-created_at"], name="opp_stage_idx"),

@@ -8,13 +8,11 @@ from django.utils.translation import gettext as _
 
 from core.models import User
 from core.pagination import SortOption, keyset_page
+from core.views_exports import export_response
 from customers.models import Customer
-from sales import services
-from sales.filters import OrderFilter
+from sales import selectors, services
 from sales.forms import OrderForm, OrderLineFormSet, OrderStatusForm
 from sales.models import Opportunity, Order, Product
-
-NEWEST = SortOption("ordered_at", descending=True)
 
 
 def _get_order_for_user(user: User, pk: int) -> Order:
@@ -38,13 +36,20 @@ def index(request: HttpRequest) -> HttpResponse:
 @permission_required("sales.view_order", raise_exception=True)
 def order_list(request: HttpRequest) -> HttpResponse:
     """Queries: session, user, perms (2), managed teams, filter choices, capped count, page."""
-    qs = Order.objects.visible_to(request.user).select_related("customer", "owner")
-    filterset = OrderFilter(request.GET, queryset=qs)
-    page = keyset_page(filterset.qs, NEWEST, request.GET.get("cursor"), 50)
+    filterset = selectors.order_list_filter(request.user, request.GET)
+    qs = filterset.qs.select_related("customer", "owner")
+    page = keyset_page(qs, selectors.ORDER_LIST_SORT, request.GET.get("cursor"), 50)
     params = request.GET.copy()
     params.pop("cursor", None)
     ctx = {"filter": filterset, "page": page, "filter_query": params.urlencode()}
     return render(request, "sales/order_list.html", ctx)
+
+
+@permission_required("sales.export_order", raise_exception=True)
+def order_export(request: HttpRequest) -> HttpResponse:
+    """The orders of the list's current filters as xlsx or csv (sales.exports; long lists in
+    the background)."""
+    return export_response(request, "orders")
 
 
 def _order_form_ctx(form, formset, order=None, customer=None, opportunity=None) -> dict:

@@ -25,7 +25,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Round, TruncMonth
+from django.db.models.functions import Round, TruncMonth
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -36,26 +36,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.models import User
-from core.pagination import SortOption, keyset_page
+from core.pagination import keyset_page
+from core.views_exports import export_response
 from customers.models import Customer
 from customers.search import search_customers
 from interactions.models import Task
-from sales import services
-from sales.filters_pipeline import BoardFilter, OpportunityFilter, next_month
+from sales import selectors, services
+from sales.filters_pipeline import BoardFilter, next_month
 from sales.forms_pipeline import CustomerPickForm, OpportunityForm, OpportunityMoveForm, active_stages
 from sales.models import Opportunity, OpportunityStageChange, PipelineStage, money
 
-# Sorting the list by expected close date puts undated opportunities last either way.
-NO_CLOSE_DATE = date(9999, 12, 31)
-SORTS = {
-    "-created": SortOption("created_at", descending=True),
-    "created": SortOption("created_at", descending=False),
-    "close": SortOption("close_key", descending=False),
-    "-close": SortOption("close_key", descending=True),
-    "-amount": SortOption("amount", descending=True),
-    "amount": SortOption("amount", descending=False),
-}
-DEFAULT_SORT = "-created"
 PAGE_SIZES = (25, 50, 100)
 BOARD_CARDS_PER_COLUMN = 30
 FORECAST_MONTHS = 6
@@ -145,31 +135,27 @@ def _order_create_url(opportunity: Opportunity) -> str:
 # --- list ----------------------------------------------------------------------------------
 
 
-def _list_queryset(user: User):
-    return (
-        Opportunity.objects.visible_to(user)
-        .annotate(close_key=Coalesce("expected_close_date", Value(NO_CLOSE_DATE)))
-        .select_related("customer", "owner", "stage")
-        .only(
-            "id",
-            "title",
-            "amount",
-            "currency",
-            "probability",
-            "expected_close_date",
-            "created_at",
-            "closed_at",
-            "customer__id",
-            "customer__name",
-            "owner__id",
-            "owner__username",
-            "owner__first_name",
-            "owner__last_name",
-            "stage__id",
-            "stage__name",
-            "stage__name_en",
-            "stage__kind",
-        )
+def _with_list_columns(qs):
+    """What a row of the list shows: customer, owner and stage joined, nothing more loaded."""
+    return qs.select_related("customer", "owner", "stage").only(
+        "id",
+        "title",
+        "amount",
+        "currency",
+        "probability",
+        "expected_close_date",
+        "created_at",
+        "closed_at",
+        "customer__id",
+        "customer__name",
+        "owner__id",
+        "owner__username",
+        "owner__first_name",
+        "owner__last_name",
+        "stage__id",
+        "stage__name",
+        "stage__name_en",
+        "stage__kind",
     )
 
 
@@ -178,20 +164,22 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     """Queries: session, user, perms (2), managed teams, stage / owner / team choices,
     capped count, the page (customer, owner and stage joined) — none grows with the page."""
     params = request.GET.copy()
-    sort_key = params.get("sort", DEFAULT_SORT)
-    if sort_key not in SORTS:
-        sort_key = DEFAULT_SORT
+    sort_key, sort = selectors.opportunity_list_sort(params)
     try:
         per_page = int(params.get("per_page", 50))
     except ValueError:
         per_page = 50
     if per_page not in PAGE_SIZES:
         per_page = 50
-    filterset = OpportunityFilter(params, queryset=_list_queryset(request.user), user=request.user)
-    page = keyset_page(filterset.qs, SORTS[sort_key], params.get("cursor"), per_page)
+    filterset = selectors.opportunity_list_filter(request.user, params)
+    page = keyset_page(_with_list_columns(filterset.qs), sort, params.get("cursor"), per_page)
     filter_params = params.copy()
     for key in ("cursor", "sort", "per_page"):
         filter_params.pop(key, None)
+    # The export writes the rows in the list's order.
+    export_params = filter_params.copy()
+    if sort_key != selectors.OPPORTUNITY_DEFAULT_SORT:
+        export_params["sort"] = sort_key
     ctx = {
         "filter": filterset,
         "page": page,
@@ -199,9 +187,17 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
         "filter_query": filter_params.urlencode(),
+        "export_query": export_params.urlencode(),
         "today": timezone.localdate(),
     }
     return render(request, "sales/pipeline/opportunity_list.html", ctx)
+
+
+@permission_required("sales.export_opportunity", raise_exception=True)
+def opportunity_export(request: HttpRequest) -> HttpResponse:
+    """The opportunities of the list's current filters and order as xlsx or csv
+    (sales.exports; long lists in the background)."""
+    return export_response(request, "opportunities")
 
 
 # --- create / edit -------------------------------------------------------------------------

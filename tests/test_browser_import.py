@@ -1,7 +1,6 @@
 """Importing customers from a real .xlsx file through the wizard in a real Chromium, in
 Chinese and in English."""
 
-import io
 import re
 from datetime import datetime
 

@@ -293,3 +293,26 @@ def test_command_requires_user_and_permission(rep, tmp_path):
     with pytest.raises(CommandError) as exc:
         call_command("export_customers", "--out", str(tmp_path / "x.csv"), "--user", "rep")
     assert exc.value.returncode == 2
+
+
+# --- background --------------------------------------------------------------------------
+
+
+def test_a_long_ledger_is_exported_in_the_background(
+    client, manager, ledger, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from core.models import ExportJob
+
+    settings.EXPORT_SYNC_MAX_ROWS = 1
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(URL, {"format": "xlsx", "lifecycle_stage": "prospect"})
+    job = ExportJob.objects.get()
+    assert response["Location"] == reverse("core:export_status", args=[job.pk])
+    job.refresh_from_db()
+    assert (job.kind, job.status, job.total_rows) == ("customers", ExportJob.Status.DONE, 2)
+    response = client.get(reverse("core:export_download", args=[job.pk]))
+    assert _names(_xlsx_rows(response)) == {"张三", "李四"}
+    entry = AuditLog.objects.filter(action=AuditLog.Action.EXPORT, details__background=True).get()
+    assert entry.details["unmasked"] is True and entry.details["rows"] == 2
