@@ -1,6 +1,7 @@
 """Importing customers from a real .xlsx file through the wizard in a real Chromium, in
 Chinese and in English."""
 
+import io
 import re
 from datetime import datetime
 
@@ -70,7 +71,7 @@ def test_a_rep_imports_customers_from_excel(page: Page, live_server, rep, tmp_pa
     expect(page.get_by_test_id("undo")).to_be_visible()
     with page.expect_download() as download:
         page.get_by_test_id("error-report").click()
-    report = load_workbook(download.value.path())
+    report = load_workbook(io.BytesIO(download.value.path().read_bytes()))
     assert list(report.worksheets[0].iter_rows(values_only=True))[1][:2] == ("坏号码", "1.38E+10")
 
     assert set(Customer.objects.values_list("name", "mobile")) == {

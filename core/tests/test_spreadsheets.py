@@ -22,6 +22,15 @@ from core.spreadsheets import (
 )
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Messages are asserted in English."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def _xlsx(build) -> io.BytesIO:
     out = io.BytesIO()
     workbook = xlsxwriter.Workbook(out)
