@@ -87,14 +87,15 @@ _SALES_ALL = [
         "leadassignmentrule",
     )
     for action in ("view", "add", "change", "delete")
-]
-# Reps and managers record orders and work their opportunities (scope follows the customer);
+] + ["sales.import_order"]
+# Reps and managers record (and import) orders and work their opportunities (scope follows the customer);
 # customer service reads orders to answer questions; admins configure stages and rules.
 _SALES_REP = [
     "sales.view_product",
     "sales.view_order",
     "sales.add_order",
     "sales.change_order",
+    "sales.import_order",
     "sales.view_opportunity",
     "sales.add_opportunity",
     "sales.change_opportunity",

@@ -113,6 +113,7 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-ordered_at", "-id"]
+        permissions = [("import_order", _("Can import orders"))]
         indexes = [
             # Orders list (default order) and its date-range filter.
             models.Index(fields=["-ordered_at", "-id"], name="order_ordered_idx"),
