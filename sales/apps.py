@@ -8,12 +8,15 @@ class SalesConfig(AppConfig):
 
     def ready(self) -> None:
         # Plug into the customer page and listen for new leads, without customers importing us.
+        from core.importing import register
         from customers.panels import CustomerPanel, register_customer_panel
         from customers.signals import customer_created
         from customers.timeline import register_timeline_source
         from sales import panels, selectors
+        from sales.imports import OrderImporter
         from sales.signals import assign_new_lead
 
+        register(OrderImporter())
         customer_created.connect(assign_new_lead, dispatch_uid="sales.assign_new_lead")
         register_timeline_source("order", selectors.order_entries, _("Orders"))
         register_timeline_source("opportunity", selectors.opportunity_entries, _("Opportunities"))
