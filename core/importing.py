@@ -84,6 +84,10 @@ class RunState:
 
     seen: dict[Any, int] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
+    # For the batch being processed: group_by value → number of the first row of that group
+    # rejected while cleaning (the importer never sees those rows), so an importer can refuse
+    # the rest of the group (no order imported without one of its lines).
+    rejected_groups: dict[Any, int] = field(default_factory=dict)
 
 
 class Importer:
@@ -311,27 +315,49 @@ def _issue(job, number, column, value, message, outcome=ImportIssue.Outcome.REJE
     )
 
 
+def _group_key(importer: Importer, job: ImportJob, row: Row | None, cells: list):
+    """The group_by value of a row, also for a row rejected while cleaning (its group cell
+    alone is cleaned again). A row without a usable value is a group of its own."""
+    if not importer.group_by:
+        return object()
+    if row is not None:
+        value = row.values.get(importer.group_by)
+    else:
+        value = None
+        column = importer.columns_by_name().get(importer.group_by)
+        position = next((int(p) for p, name in job.mapping.items() if name == importer.group_by), None)
+        if column is not None and position is not None and position < len(cells):
+            try:
+                value = column.clean(cells[position])
+            except ValidationError:
+                value = None
+    return object() if value is None or value == "" else value
+
+
 def _batches(importer: Importer, job: ImportJob, rows: Iterator[tuple[int, list]], size: int):
     """Cleaned rows in batches of about `size`, never splitting a group of consecutive rows
-    with the same group_by value; rejected rows' issues travel with their batch."""
+    with the same group_by value; rejected rows' issues travel with their batch, and so do
+    the groups they belong to (group value → first rejected row)."""
     batch: list[Row] = []
     issues: list[ImportIssue] = []
     rejected_rows = 0
+    rejected_groups: dict[Any, int] = {}
     last_key = object()
     for number, cells in rows:
         row, row_issues = _clean(importer, job, number, cells)
-        key = row.values.get(importer.group_by) if (row and importer.group_by) else object()
+        key = _group_key(importer, job, row, cells)
         if len(batch) + rejected_rows >= size and key != last_key:
-            yield batch, issues, rejected_rows
-            batch, issues, rejected_rows = [], [], 0
+            yield batch, issues, rejected_rows, rejected_groups
+            batch, issues, rejected_rows, rejected_groups = [], [], 0, {}
         if row is None:
             issues.extend(row_issues)
             rejected_rows += 1
+            rejected_groups.setdefault(key, number)
         else:
             batch.append(row)
         last_key = key
     if batch or rejected_rows:
-        yield batch, issues, rejected_rows
+        yield batch, issues, rejected_rows, rejected_groups
 
 
 def import_run(*, job: ImportJob, dry_run: bool = False) -> ImportJob:
@@ -367,9 +393,10 @@ def import_run(*, job: ImportJob, dry_run: bool = False) -> ImportJob:
     table, handle = job_open_table(job)
     try:
         with translation.override(job.created_by.language or settings.LANGUAGE_CODE):
-            for rows, issues, rejected_rows in _batches(
+            for rows, issues, rejected_rows, rejected_groups in _batches(
                 importer, job, _data_rows(table, job.header_row or 1), size
             ):
+                state.rejected_groups = rejected_groups
                 with transaction.atomic():
                     outcomes = importer.process(job, rows, state, dry_run=dry_run) if rows else []
                     for outcome in outcomes:

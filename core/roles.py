@@ -100,8 +100,8 @@ _SALES_ALL = [
         "leadassignmentrule",
     )
     for action in ("view", "add", "change", "delete")
-] + ["sales.export_order", "sales.export_opportunity"]
-# Reps and managers record orders and work their opportunities (scope follows the customer);
+] + ["sales.export_order", "sales.export_opportunity", "sales.import_order"]
+# Reps and managers record (and import) orders and work their opportunities (scope follows the customer);
 # customer service reads orders to answer questions; admins configure stages and rules.
 # Managers and admins export orders and opportunities; reps and customer service do not.
 _SALES_REP = [
@@ -109,6 +109,7 @@ _SALES_REP = [
     "sales.view_order",
     "sales.add_order",
     "sales.change_order",
+    "sales.import_order",
     "sales.view_opportunity",
     "sales.add_opportunity",
     "sales.change_opportunity",

@@ -7,15 +7,18 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self) -> None:
-        # Plug into the customer page and the exports, and listen for new leads, without
-        # customers or core importing us.
+        # Plug into the customer page, the exports and the imports, and listen for new leads,
+        # without customers or core importing us.
         from core.exports import register_exporter
+        from core.importing import register
         from customers.panels import CustomerPanel, register_customer_panel
         from customers.signals import customer_created
         from customers.timeline import register_timeline_source
         from sales import exports, panels, selectors
+        from sales.imports import OrderImporter
         from sales.signals import assign_new_lead
 
+        register(OrderImporter())
         customer_created.connect(assign_new_lead, dispatch_uid="sales.assign_new_lead")
         register_exporter(exports.ORDER_EXPORTER)
         register_exporter(exports.OPPORTUNITY_EXPORTER)

@@ -113,7 +113,7 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-ordered_at", "-id"]
-        permissions = [("export_order", _("Can export orders"))]
+        permissions = [("export_order", _("Can export orders")), ("import_order", _("Can import orders"))]
         indexes = [
             # Orders list (default order) and its date-range filter.
             models.Index(fields=["-ordered_at", "-id"], name="order_ordered_idx"),

@@ -2,6 +2,7 @@
 (forms, import, API, jobs) calls these, so statistics and rules cannot drift."""
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.db import update_rows
 from core.models import Role, User
 from core.notifications import notify
 from customers.models import Customer
@@ -47,11 +49,58 @@ def customer_refresh_purchase_stats(*, customer_id: int) -> Customer:
     saved for one customer at the same moment are counted one after the other: the second
     transaction's aggregate starts after the first committed and sees its order.
     """
-    customer = Customer.objects.select_for_update().get(pk=customer_id)
-    stats = (
-        Order.objects.filter(customer_id=customer_id)
+    customers = customers_refresh_purchase_stats(customer_ids=[customer_id])
+    if customer_id not in customers:
+        raise Customer.DoesNotExist(customer_id)
+    return customers[customer_id]
+
+
+# What customers_refresh_purchase_stats() reads and writes on a customer.
+_PURCHASE_FIELDS = (
+    "order_count",
+    "total_spend",
+    "first_purchase_at",
+    "last_purchase_at",
+    "lifecycle_stage",
+    "lifecycle_stage_manual",
+    "churn_flagged_at",
+    "churn_risk_score",
+    "churn_risk_reason",
+)
+_NO_ORDERS = {
+    "count": 0,
+    "spend": None,
+    "first": None,
+    "last": None,
+    "purchases": 0,
+    "first_purchase": None,
+    "last_purchase": None,
+}
+
+
+def customers_refresh_purchase_stats(*, customer_ids: Iterable[int]) -> dict[int, Customer]:
+    """customer_refresh_purchase_stats() for many customers at once, with the same rules and a
+    fixed number of queries (an import refreshes every customer of a batch this way).
+
+    Locks the customers in id order, then aggregates their orders in one grouped query; two
+    callers touching the same customers wait for each other rather than deadlock. Returns
+    the customers (only the purchase fields loaded) by id.
+    """
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    customers = {
+        customer.pk: customer
+        for customer in Customer.objects.select_for_update()
+        .filter(pk__in=ids)
+        .only(*_PURCHASE_FIELDS)
+        .order_by("pk")
+    }
+    rows = (
+        Order.objects.filter(customer_id__in=ids)
         .counted()
-        .aggregate(
+        .values("customer_id")
+        .annotate(
             count=Count("pk"),
             spend=Sum("total"),
             first=Min("ordered_at"),
@@ -60,18 +109,37 @@ def customer_refresh_purchase_stats(*, customer_id: int) -> Customer:
             first_purchase=Min("ordered_at", filter=Q(status__in=Order.PURCHASED)),
             last_purchase=Max("ordered_at", filter=Q(status__in=Order.PURCHASED)),
         )
+        .order_by()
     )
+    stats_by_customer = {row["customer_id"]: row for row in rows}
+    changed: list[Customer] = []
+    won_back: list[int] = []
+    for customer_id, customer in customers.items():
+        before = [getattr(customer, name) for name in _PURCHASE_FIELDS]
+        if _apply_purchase_stats(customer, stats_by_customer.get(customer_id, _NO_ORDERS)):
+            won_back.append(customer_id)
+        if [getattr(customer, name) for name in _PURCHASE_FIELDS] != before:
+            changed.append(customer)
+    # Not save(): derived figures, no history row for each order.
+    update_rows(Customer, changed, [name for name in _PURCHASE_FIELDS if name != "lifecycle_stage_manual"])
+    if won_back:
+        # The win-back task has done its job.
+        Task.objects.open().filter(customer_id__in=won_back, rule="churn_win_back").update(
+            status=Task.Status.DONE, completed_at=timezone.now()
+        )
+    return customers
+
+
+def _apply_purchase_stats(customer: Customer, stats: dict[str, Any]) -> bool:
+    """Set the purchase figures and lifecycle stage from the aggregate of the customer's
+    counted orders. True when a churn warning ended (the customer bought again)."""
     customer.order_count = stats["count"]
     customer.total_spend = money(stats["spend"] or Decimal("0"))
     customer.first_purchase_at = stats["first"]
     customer.last_purchase_at = stats["last"]
-    fields = ["order_count", "total_spend", "first_purchase_at", "last_purchase_at"]
-    stage = _lifecycle_after_purchases(
+    customer.lifecycle_stage = _lifecycle_after_purchases(
         customer, stats["purchases"], stats["first_purchase"], stats["last_purchase"]
     )
-    if stage != customer.lifecycle_stage:
-        customer.lifecycle_stage = stage
-        fields.append("lifecycle_stage")
     if (
         customer.churn_flagged_at is not None
         and stats["last_purchase"] is not None
@@ -80,14 +148,8 @@ def customer_refresh_purchase_stats(*, customer_id: int) -> Customer:
         # Buying again ends the churn warning at once; the nightly job (sales.churn) scores
         # the customer afresh. A purchase entered late with an earlier date waits for it.
         customer.churn_flagged_at, customer.churn_risk_score, customer.churn_risk_reason = None, 0, ""
-        fields += ["churn_flagged_at", "churn_risk_score", "churn_risk_reason"]
-        # The win-back task has done its job.
-        Task.objects.open().filter(customer_id=customer_id, rule="churn_win_back").update(
-            status=Task.Status.DONE, completed_at=timezone.now()
-        )
-    # update() rather than save(): derived figures, no history row for each order.
-    Customer.objects.filter(pk=customer_id).update(**{f: getattr(customer, f) for f in fields})
-    return customer
+        return True
+    return False
 
 
 def _lifecycle_after_purchases(

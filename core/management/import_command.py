@@ -9,8 +9,10 @@ import os
 import shutil
 import sys
 
+from django.conf import settings
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 
 from core import importing
 from core.models import ImportJob, User
@@ -83,14 +85,16 @@ class ImportCommand(BaseCommand):
             job.file.delete(save=False)
             job.delete()
             self._unusable(" ".join(errors))
-        job = importing.import_run(job=job, dry_run=options["dry_run"])
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            job = importing.import_run(job=job, dry_run=options["dry_run"])
         if job.status == ImportJob.Status.FAILED:
             self._unusable(job.error)
+        # Problems go to stderr, so stdout ends with the counts alone.
         for issue in job.issues.order_by("row_number", "id")[:MAX_PRINTED_ISSUES]:
-            column = f" {issue.column}:" if issue.column else ""
-            self.stdout.write(
-                f"row {issue.row_number}:{column} {issue.message} ({issue.get_outcome_display()})"
-            )
+            column = f"{issue.column}: " if issue.column else ""
+            self.stderr.write(f"row {issue.row_number} {issue.outcome}: {column}{issue.message}")
+        if job.skipped + job.rejected > MAX_PRINTED_ISSUES:
+            self.stderr.write(f"... and more; see --errors-out or the import's page (/imports/{job.pk}/).")
         if options["errors_out"] and job.error_report:
             with job.error_report.open("rb") as report, open(options["errors_out"], "wb") as out:
                 shutil.copyfileobj(report, out)
