@@ -122,6 +122,14 @@ class AuditLog(models.Model):
         LOGIN_FAILED = "login_failed", _("Failed login")
         IMPORT = "import", _("Imported")
         IMPORT_UNDO = "import_undo", _("Undid an import")
+        # Access changes, recorded by signals whoever makes them (admin, shell, commands):
+        # core/signals.py. "delete" above also records a deleted user.
+        USER_CREATE = "user_create", _("Created a user")
+        USER_CHANGE = "user_change", _("Changed account status")
+        ROLE_CHANGE = "role_change", _("Changed roles")
+        TEAM_CHANGE = "team_change", _("Changed team or managers")
+        PERMISSION_CHANGE = "permission_change", _("Changed permissions")
+        ACCOUNT_LOCKED = "account_locked", _("Locked out after failed logins")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -301,7 +309,10 @@ class ImportJob(models.Model):
     # Column index (as text) → field name; columns left out are ignored.
     mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
     on_duplicate = models.CharField(
-        _("when a record already exists"), max_length=10, choices=OnDuplicate.choices, default=OnDuplicate.SKIP
+        _("when a record already exists"),
+        max_length=10,
+        choices=OnDuplicate.choices,
+        default=OnDuplicate.SKIP,
     )
     match_on = models.JSONField(_("match existing records on"), default=list, blank=True)
     default_owner = models.ForeignKey(

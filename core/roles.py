@@ -175,8 +175,16 @@ def sync_role_permissions(group_model, permission_model) -> None:
     """Create the role groups if missing and add their declared permissions.
 
     Takes the models as arguments so a data migration can pass historical ones.
-    Permissions that do not exist yet (their app is not migrated) are skipped.
+    Permissions that do not exist yet (their app is not migrated) are skipped. Not written to
+    the audit log: what it grants is declared in this file and reviewed in version control.
     """
+    from core.audit import access_changes_unaudited
+
+    with access_changes_unaudited():
+        _sync(group_model, permission_model)
+
+
+def _sync(group_model, permission_model) -> None:
     for role, perms in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=str(role))
         wanted = [tuple(p.split(".", 1)) for p in perms]

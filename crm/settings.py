@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Tells the audit signal handlers (core/signals.py) who is changing roles and teams.
+    "core.middleware.AuditRequestMiddleware",
     # After authentication: a signed-in user's saved language wins over the browser's.
     "core.middleware.UserLanguageMiddleware",
     # Every page requires login unless its view is marked @login_not_required.
