@@ -13,9 +13,12 @@ and it is reset when the request ends, so a worker thread never sees a previous 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.http import HttpRequest
+from django.utils import timezone
 
 from core.models import AuditLog
 
@@ -97,3 +100,20 @@ def access_changes_unaudited() -> Iterator[None]:
         yield
     finally:
         _access_changes_paused.reset(token)
+
+
+# --- retention -------------------------------------------------------------------------------
+
+PURGE_JOB_NAME = "purge_audit_log"
+
+
+def audit_log_purge() -> dict:
+    """Delete entries older than AUDIT_LOG_RETENTION_DAYS (0: keep everything). Run nightly
+    by Celery beat and by `manage.py purge_audit_log`, both through core.jobs.run_job, so each
+    run leaves a JobRun with the count."""
+    days = settings.AUDIT_LOG_RETENTION_DAYS
+    if not days:
+        return {"deleted": 0, "retention_days": 0}
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = AuditLog.objects._purge_before(cutoff)
+    return {"deleted": deleted, "retention_days": days, "cutoff": cutoff.isoformat()}

@@ -33,3 +33,13 @@ def backup_database(self) -> dict:
         return run_job(JOB_NAME, backup_run)
     except (BackupError, OSError) as exc:
         raise self.retry(exc=exc) from exc
+
+
+@shared_task
+def purge_audit_log() -> dict:
+    """Nightly (beat "purge-audit-log", also `manage.py purge_audit_log`): delete audit
+    entries older than AUDIT_LOG_RETENTION_DAYS. Recorded as a JobRun."""
+    from core.audit import PURGE_JOB_NAME, audit_log_purge
+    from core.jobs import run_job
+
+    return run_job(PURGE_JOB_NAME, audit_log_purge)

@@ -223,6 +223,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.purge_expired_customers",
         "schedule": crontab(hour=3, minute=15),
     },
+    # Audit entries older than AUDIT_LOG_RETENTION_DAYS (kept forever when 0).
+    "purge-audit-log": {
+        "task": "core.tasks.purge_audit_log",
+        "schedule": crontab(hour=3, minute=45),
+    },
     # Value tiers before the morning jobs that read them (info-update periods per tier).
     "score-customers": {
         "task": "sales.tasks.score_customers",
@@ -252,6 +257,13 @@ BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
 BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=4)
 if BACKUP_KEEP_DAILY < 0 or BACKUP_KEEP_WEEKLY < 0:
     raise ImproperlyConfigured("BACKUP_KEEP_DAILY and BACKUP_KEEP_WEEKLY must be 0 or more.")
+
+# Audit log retention: entries older than this many days are deleted nightly (core.tasks.
+# purge_audit_log); 0 keeps them forever. Three years by default: long enough for PIPL/GDPR
+# inquiries and audits, short enough not to keep who-saw-what about people for ever.
+AUDIT_LOG_RETENTION_DAYS = env.int("AUDIT_LOG_RETENTION_DAYS", default=3 * 365)
+if AUDIT_LOG_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("AUDIT_LOG_RETENTION_DAYS must be 0 (keep forever) or more.")
 
 # Cache: Redis when configured (shared by web and workers), local memory otherwise.
 _REDIS_URL = env.str("REDIS_URL", default="")
