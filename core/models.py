@@ -155,6 +155,7 @@ class AuditLog(models.Model):
         TEAM_CHANGE = "team_change", _("Changed team or managers")
         PERMISSION_CHANGE = "permission_change", _("Changed permissions")
         ACCOUNT_LOCKED = "account_locked", _("Locked out after failed logins")
+        ACCOUNT_UNLOCKED = "account_unlocked", _("Unlocked a locked-out login")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

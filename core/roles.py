@@ -127,6 +127,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.view_permission",
         "core.view_auditlog",
         "core.view_jobrun",
+        # Locked-out logins (django-axes): see them, and unlock by deleting the attempt.
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+        "axes.view_accessfailurelog",
         *_CUSTOMER_ALL,
         *_INTERACTIONS_ALL,
         *_SALES_ALL,

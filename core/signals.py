@@ -25,7 +25,7 @@ def sync_roles_after_migrate(sender, **kwargs) -> None:
     sync_role_permissions(Group, Permission)
 
 
-# --- logins ---------------------------------------------------------------------------------
+# --- logins and lockouts ---------------------------------------------------------------------------------
 
 
 def audit_login(sender, request, user, **kwargs) -> None:
@@ -50,6 +50,61 @@ def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
 
     username = str(credentials.get("username", ""))[:150]
     audit_log(actor=None, action=AuditLog.Action.LOGIN_FAILED, request=request, username=username)
+
+
+def audit_lockout(sender, request, username, ip_address, **kwargs) -> None:
+    """django-axes locked a username + IP out. Axes signals every failure from the limit on
+    (each failure while locked extends the lockout); the log gets one entry per lockout, at the
+    failure that reaches the limit. The account is named only if it exists."""
+    from django.conf import settings
+
+    from core.audit import audit_log
+    from core.models import AuditLog, User
+
+    failures = getattr(request, "axes_failures_since_start", None)
+    if failures != settings.AXES_FAILURE_LIMIT:
+        return
+    user = User.objects.filter(username=username).first() if username else None
+    audit_log(
+        actor=None,
+        action=AuditLog.Action.ACCOUNT_LOCKED,
+        obj=user,
+        request=request,
+        username=str(username or "")[:150],
+        failures=failures,
+        cooloff_minutes=_cooloff_minutes(),
+    )
+
+
+def audit_unlock(sender, instance, **kwargs) -> None:
+    """A lockout still in force was lifted: an admin deleted the access attempt (axes admin,
+    `axes_reset*` commands). Attempts deleted below the limit, or after their lockout ran
+    out (axes cleans those up), are not unlocks."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from core.audit import audit_change
+    from core.models import AuditLog, User
+
+    if instance.failures_since_start < settings.AXES_FAILURE_LIMIT:
+        return
+    cooloff = settings.AXES_COOLOFF_TIME
+    if cooloff is not None and instance.attempt_time <= timezone.now() - cooloff:
+        return
+    user = User.objects.filter(username=instance.username).first() if instance.username else None
+    audit_change(
+        action=AuditLog.Action.ACCOUNT_UNLOCKED,
+        obj=user,
+        username=str(instance.username or "")[:150],
+        locked_ip=instance.ip_address,
+    )
+
+
+def _cooloff_minutes() -> int | None:
+    from django.conf import settings
+
+    cooloff = settings.AXES_COOLOFF_TIME
+    return int(cooloff.total_seconds() // 60) if cooloff else None
 
 
 # --- users: created, deleted, team and account flags ---------------------------------------

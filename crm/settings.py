@@ -7,6 +7,7 @@ from the environment or start-up stops with a message naming the missing variabl
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -71,6 +72,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_filters",
     "simple_history",
+    "axes",
     "core",
     "customers",
     "interactions",
@@ -96,6 +98,8 @@ MIDDLEWARE = [
     # Records who made each change in the customer history.
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -130,6 +134,31 @@ AUTH_USER_MODEL = "core.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# django-axes first: it refuses a login attempt while its username + IP is locked out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Lockout after repeated failed logins (django-axes; README "Security"). A username tried
+# from one address is locked after AXES_FAILURE_LIMIT failures in a row, for
+# AXES_COOLOFF_MINUTES (each further try while locked starts the wait again); the same
+# username from another address, and other usernames from the same address, are not, so an
+# attacker cannot lock a colleague out from elsewhere. Admins unlock in the admin (Axes →
+# Access attempts) or with `manage.py axes_reset_username NAME`.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+_AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+if AXES_FAILURE_LIMIT < 1 or _AXES_COOLOFF_MINUTES < 0:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT must be 1 or more and AXES_COOLOFF_MINUTES 0 or more.")
+# 0 minutes: locked until an admin unlocks.
+AXES_COOLOFF_TIME = timedelta(minutes=_AXES_COOLOFF_MINUTES) if _AXES_COOLOFF_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "core.views.login_locked_out"
+# Successful logins are already in our audit log; axes' own access log would keep a second
+# copy (with user agents) for ever.
+AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -313,6 +342,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # One line per task run is noise in the embedded (eager) mode; workers log their own.
         "celery.app.trace": {"level": env.str("CELERY_TRACE_LOG_LEVEL", default="WARNING")},
+        # Failed logins and lockouts (WARNING) without a line per start-up and success.
+        "axes": {"level": "WARNING"},
     },
 }
 
