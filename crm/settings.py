@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "axes",
+    "csp",
     "core",
     "customers",
     "interactions",
@@ -82,6 +84,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy header on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -313,7 +317,14 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 NOTIFICATION_EMAIL_ENABLED = env.bool("NOTIFICATION_EMAIL_ENABLED", default=False)
 
 # Security. Production-like settings follow from DEBUG being off.
+# Sessions end after SESSION_COOKIE_AGE seconds without a request (8 hours: a working day),
+# not after a fixed time: every request saves the session and so moves its expiry on.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+if SESSION_COOKIE_AGE < 60:
+    raise ImproperlyConfigured("SESSION_COOKIE_AGE is in seconds and must be at least 60.")
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -331,6 +342,28 @@ if not DEBUG:
     # HSTS preload is a one-way commitment for the whole domain: leave it to each deployment
     # (SECURE_HSTS_PRELOAD=true) rather than warn on every check.
     SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts, images and fetches only from
+# this site, so injected markup cannot run scripts or load anything from elsewhere. No inline
+# scripts, event handlers or style attributes anywhere: pages use static files and data
+# attributes (static/core/crm.js: data-confirm, data-autosubmit, data-progress), and a test
+# renders every page to keep it that way (core/tests/test_csp.py). "data:" images are the
+# small SVGs Bootstrap's CSS draws checkboxes and selects with. frame-ancestors repeats
+# X-Frame-Options: DENY for browsers that read only one of them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LOGGING = {
     "version": 1,
