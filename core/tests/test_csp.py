@@ -165,3 +165,12 @@ def test_each_request_moves_the_idle_expiry_on(client, rep):
         # 9 hours idle: signed out.
         response = client.get("/")
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_every_response_carries_the_security_headers(client):
+    response = client.get("/accounts/login/")
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert "Content-Security-Policy" in response
