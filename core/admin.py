@@ -54,13 +54,29 @@ admin.site.index_title = _("Users, teams and roles")
 
 @admin.register(AuditLog)
 class AuditLogAdmin(admin.ModelAdmin):
-    """Read-only: nobody adds, edits or deletes audit entries, superusers included."""
+    """Browsing the audit log: search by record, person or IP address, filter by action,
+    person, record type and date. Read-only: nobody adds, edits or deletes audit entries,
+    superusers included (only the retention job deletes, core.audit.audit_log_purge)."""
 
     list_display = ("at", "actor", "action", "object_type", "object_repr", "field", "ip_address")
-    list_filter = ("action", "object_type", "at")
+    list_filter = ("action", "actor", "object_type", "at")
     search_fields = ("object_repr", "object_id", "actor__username", "ip_address")
+    search_help_text = _("Search by record, record ID, username or IP address.")
     list_select_related = ("actor",)
     date_hierarchy = "at"
+    # The table grows with every login and reveal: no exact count of all rows on each page.
+    show_full_result_count = False
+    fields = (
+        "at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "field",
+        "ip_address",
+        "details",
+    )
 
     def has_add_permission(self, request):
         return False

@@ -8,12 +8,29 @@ class CoreConfig(AppConfig):
     verbose_name = _("Accounts and teams")
 
     def ready(self) -> None:
+        from axes.models import AccessAttempt
+        from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+        from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-        from core.signals import audit_login, audit_login_failed, audit_logout, sync_roles_after_migrate
+        from core import signals
+        from core.models import User
 
-        post_migrate.connect(sync_roles_after_migrate, dispatch_uid="core.sync_roles")
-        # Logins, logouts and failed logins go to the audit log.
-        user_logged_in.connect(audit_login, dispatch_uid="core.audit_login")
-        user_logged_out.connect(audit_logout, dispatch_uid="core.audit_logout")
-        user_login_failed.connect(audit_login_failed, dispatch_uid="core.audit_login_failed")
+        post_migrate.connect(signals.sync_roles_after_migrate, dispatch_uid="core.sync_roles")
+        # Logins, logouts, failed logins, lockouts and unlocks go to the audit log.
+        user_logged_in.connect(signals.audit_login, dispatch_uid="core.audit_login")
+        user_logged_out.connect(signals.audit_logout, dispatch_uid="core.audit_logout")
+        user_login_failed.connect(signals.audit_login_failed, dispatch_uid="core.audit_login_failed")
+        user_locked_out.connect(signals.audit_lockout, dispatch_uid="core.audit_lockout")
+        post_delete.connect(signals.audit_unlock, sender=AccessAttempt, dispatch_uid="core.audit_unlock")
+        # So do access changes: users created, deleted, moved between teams, (de)activated,
+        # made staff or superuser; roles, team managers and permissions granted or taken away.
+        pre_save.connect(signals.user_pre_save, sender=User, dispatch_uid="core.audit_user_pre_save")
+        post_save.connect(signals.user_post_save, sender=User, dispatch_uid="core.audit_user_post_save")
+        post_delete.connect(signals.user_post_delete, sender=User, dispatch_uid="core.audit_user_delete")
+        for through in signals.m2m_audits():
+            m2m_changed.connect(
+                signals.access_m2m_changed,
+                sender=through,
+                dispatch_uid=f"core.audit_m2m.{through._meta.label}",
+            )

@@ -18,3 +18,21 @@ class UserLanguageMiddleware:
             translation.activate(user.language)
             request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)
+
+
+class AuditRequestMiddleware:
+    """Keep the current request where audit signal handlers can find it (core.audit).
+
+    Role, team and permission changes are recorded by model signals (core/signals.py), which
+    see every way of making them (admin, shell, commands) but are not given the request; this
+    tells them who made the change and from where. Must come after AuthenticationMiddleware.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from core.audit import request_context
+
+        with request_context(request):
+            return self.get_response(request)

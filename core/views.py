@@ -62,6 +62,17 @@ def set_language(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def login_locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """What a locked-out login attempt gets (django-axes' AXES_LOCKOUT_CALLABLE): the lockout
+    page, with 429 Too Many Requests. Says how long to wait, never whether the account exists."""
+    cooloff = settings.AXES_COOLOFF_TIME
+    ctx = {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "cooloff_minutes": int(cooloff.total_seconds() // 60) if cooloff else None,
+    }
+    return render(request, "registration/lockout.html", ctx, status=429)
+
+
 # --- notifications -----------------------------------------------------------------------
 
 

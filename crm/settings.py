@@ -7,10 +7,12 @@ from the environment or start-up stops with a message naming the missing variabl
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -71,6 +73,8 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_filters",
     "simple_history",
+    "axes",
+    "csp",
     "core",
     "customers",
     "interactions",
@@ -80,12 +84,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy header on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Tells the audit signal handlers (core/signals.py) who is changing roles and teams.
+    "core.middleware.AuditRequestMiddleware",
     # After authentication: a signed-in user's saved language wins over the browser's.
     "core.middleware.UserLanguageMiddleware",
     # Every page requires login unless its view is marked @login_not_required.
@@ -94,6 +102,8 @@ MIDDLEWARE = [
     # Records who made each change in the customer history.
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -128,6 +138,31 @@ AUTH_USER_MODEL = "core.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# django-axes first: it refuses a login attempt while its username + IP is locked out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Lockout after repeated failed logins (django-axes; README "Security"). A username tried
+# from one address is locked after AXES_FAILURE_LIMIT failures in a row, for
+# AXES_COOLOFF_MINUTES (each further try while locked starts the wait again); the same
+# username from another address, and other usernames from the same address, are not, so an
+# attacker cannot lock a colleague out from elsewhere. Admins unlock in the admin (Axes →
+# Access attempts) or with `manage.py axes_reset_username NAME`.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+_AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+if AXES_FAILURE_LIMIT < 1 or _AXES_COOLOFF_MINUTES < 0:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT must be 1 or more and AXES_COOLOFF_MINUTES 0 or more.")
+# 0 minutes: locked until an admin unlocks.
+AXES_COOLOFF_TIME = timedelta(minutes=_AXES_COOLOFF_MINUTES) if _AXES_COOLOFF_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "core.views.login_locked_out"
+# Successful logins are already in our audit log; axes' own access log would keep a second
+# copy (with user agents) for ever.
+AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -221,6 +256,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.purge_expired_customers",
         "schedule": crontab(hour=3, minute=15),
     },
+    # Audit entries older than AUDIT_LOG_RETENTION_DAYS (kept forever when 0).
+    "purge-audit-log": {
+        "task": "core.tasks.purge_audit_log",
+        "schedule": crontab(hour=3, minute=55),
+    },
     # Value tiers before the morning jobs that read them (info-update periods per tier).
     "score-customers": {
         "task": "sales.tasks.score_customers",
@@ -256,6 +296,13 @@ BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=4)
 if BACKUP_KEEP_DAILY < 0 or BACKUP_KEEP_WEEKLY < 0:
     raise ImproperlyConfigured("BACKUP_KEEP_DAILY and BACKUP_KEEP_WEEKLY must be 0 or more.")
 
+# Audit log retention: entries older than this many days are deleted nightly (core.tasks.
+# purge_audit_log); 0 keeps them forever. Three years by default: long enough for PIPL/GDPR
+# inquiries and audits, short enough not to keep who-saw-what about people for ever.
+AUDIT_LOG_RETENTION_DAYS = env.int("AUDIT_LOG_RETENTION_DAYS", default=3 * 365)
+if AUDIT_LOG_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("AUDIT_LOG_RETENTION_DAYS must be 0 (keep forever) or more.")
+
 # Cache: Redis when configured (shared by web and workers), local memory otherwise.
 _REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
@@ -275,7 +322,14 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 NOTIFICATION_EMAIL_ENABLED = env.bool("NOTIFICATION_EMAIL_ENABLED", default=False)
 
 # Security. Production-like settings follow from DEBUG being off.
+# Sessions end after SESSION_COOKIE_AGE seconds without a request (8 hours: a working day),
+# not after a fixed time: every request saves the session and so moves its expiry on.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+if SESSION_COOKIE_AGE < 60:
+    raise ImproperlyConfigured("SESSION_COOKIE_AGE is in seconds and must be at least 60.")
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -294,6 +348,28 @@ if not DEBUG:
     # (SECURE_HSTS_PRELOAD=true) rather than warn on every check.
     SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
+# Content-Security-Policy (django-csp): scripts, styles, fonts, images and fetches only from
+# this site, so injected markup cannot run scripts or load anything from elsewhere. No inline
+# scripts, event handlers or style attributes anywhere: pages use static files and data
+# attributes (static/core/crm.js: data-confirm, data-autosubmit, data-progress), and a test
+# renders every page to keep it that way (core/tests/test_csp.py). "data:" images are the
+# small SVGs Bootstrap's CSS draws checkboxes and selects with. frame-ancestors repeats
+# X-Frame-Options: DENY for browsers that read only one of them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -304,6 +380,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # One line per task run is noise in the embedded (eager) mode; workers log their own.
         "celery.app.trace": {"level": env.str("CELERY_TRACE_LOG_LEVEL", default="WARNING")},
+        # Failed logins and lockouts (WARNING) without a line per start-up and success.
+        "axes": {"level": "WARNING"},
     },
 }
 

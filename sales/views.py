@@ -5,6 +5,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from core.models import User
 from core.pagination import SortOption, keyset_page
@@ -149,10 +150,9 @@ def _next_statuses(order: Order) -> list[tuple[str, str]]:
     return [(s, S(s).label) for s in following]
 
 
+@require_POST
 @permission_required("sales.change_order", raise_exception=True)
 def order_status(request: HttpRequest, pk: int) -> HttpResponse:
-    if request.method != "POST":
-        return redirect("sales:order_detail", pk=pk)
     order = _get_order_for_user(request.user, pk)
     form = OrderStatusForm(request.POST)
     allowed = dict(_next_statuses(order))

@@ -68,3 +68,32 @@ def test_production_settings_are_hardened():
     env.update(PROD_ENV, DJANGO_SETTINGS_MODULE="crm.settings", CELERY_BROKER_URL="redis://127.0.0.1:1/0")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.stdout.split() == ["False", "True", "True", "True", "True", "False"], result.stderr
+
+
+def _print_settings(expression: str, **overrides) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
+    env.update(PROD_ENV, DJANGO_SETTINGS_MODULE="crm.settings", **overrides)
+    code = f"import django; django.setup(); from django.conf import settings as s; print({expression})"
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_security_settings_come_from_the_environment():
+    result = _print_settings(
+        "s.SESSION_COOKIE_AGE, s.SESSION_SAVE_EVERY_REQUEST, s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME, "
+        "s.AUDIT_LOG_RETENTION_DAYS",
+        SESSION_COOKIE_AGE="3600",
+        AXES_FAILURE_LIMIT="3",
+        AXES_COOLOFF_MINUTES="0",
+        AUDIT_LOG_RETENTION_DAYS="0",
+    )
+    assert result.stdout.split() == ["3600", "True", "3", "None", "0"], result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("AUDIT_LOG_RETENTION_DAYS", "-1"), ("AXES_FAILURE_LIMIT", "0"), ("SESSION_COOKIE_AGE", "10")],
+)
+def test_bad_security_settings_stop_the_start(name, value):
+    result = _print_settings("1", **{name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and name in result.stderr

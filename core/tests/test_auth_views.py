@@ -105,9 +105,9 @@ def test_logins_logouts_and_failed_logins_are_audited(client, rep):
     )
     client.post("/accounts/logout/", REMOTE_ADDR="10.0.0.7")
     entries = list(
-        AuditLog.objects.order_by("at", "id").values_list(
-            "action", "actor__username", "ip_address", "details"
-        )
+        AuditLog.objects.filter(action__in=["login", "logout", "login_failed"])
+        .order_by("at", "id")
+        .values_list("action", "actor__username", "ip_address", "details")
     )
     assert entries == [
         ("login_failed", None, "10.0.0.7", {"username": "rep"}),

@@ -271,9 +271,10 @@ def test_list_query_count_does_not_grow_with_the_number_of_notifications(client,
         assert len(response.context["page"].object_list) == min(total, 30)
         counts[total] = len(ctx.captured_queries)
     # session, user, capped count, the page, the bell's unread count, the navigation's
-    # permission check (user and group permissions) and its due-tasks badge.
+    # permission check (user and group permissions) and its due-tasks badge; saving the
+    # session (idle timeout, SESSION_SAVE_EVERY_REQUEST): an UPDATE, in a savepoint here (3).
     assert counts[5] == counts[40]
-    assert counts[40] <= 8, counts
+    assert counts[40] <= 11, counts
 
 
 def test_the_list_pages_through_every_notification_once(client, rep):

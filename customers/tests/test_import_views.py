@@ -225,9 +225,9 @@ def test_detail_page_queries_do_not_grow_with_problems(client, rep):
             assert client.get(reverse("core:import_detail", args=[job.pk])).status_code == 200
         counts.append(len(queries))
     # session, user, permissions (2), job with its users, issue count, issue page, savepoint
-    # pair: the same for 1 or 40 problems.
+    # pair, and saving the session (idle expiry: 3): the same for 1 or 40 problems.
     assert counts[0] == counts[1]
-    assert counts[0] <= 9
+    assert counts[0] <= 12
 
 
 def test_import_list_shows_my_imports_only(client, rep, teammate):

@@ -41,9 +41,10 @@ def test_list_query_count_is_bounded_and_independent_of_page_size(client, rep):
     # session, user, user and group permissions (2), managed teams (scope, once), capped
     # count, the page (owner and team joined), tags of the page (one prefetch), saved
     # views, tag choices of the filter and of the bulk form, staff choices of the bulk
-    # form, unread notifications (the bell), tasks due (the navigation badge).
+    # form, unread notifications (the bell), tasks due (the navigation badge); saving the
+    # session (idle timeout, SESSION_SAVE_EVERY_REQUEST): an UPDATE, in a savepoint here (3).
     assert counts[25] == counts[50]
-    assert counts[50] == 13, counts
+    assert counts[50] == 16, counts
 
 
 def test_manager_list_query_count_is_bounded(client, manager, rep, teammate):
@@ -53,8 +54,8 @@ def test_manager_list_query_count_is_bounded(client, manager, rep, teammate):
     with CaptureQueriesContext(connection) as ctx:
         response = client.get("/customers/?per_page=100&lifecycle_stage=prospect&tag=1")
     assert response.status_code == 200
-    # The rep's 13, plus the manager's owner and team choices, and the tag filter's lookup.
-    assert len(ctx.captured_queries) <= 17
+    # The rep's 16, plus the manager's owner and team choices, and the tag filter's lookup.
+    assert len(ctx.captured_queries) <= 20
 
 
 def test_keyset_pages_walk_the_whole_list_without_gaps_or_repeats(client, rep):

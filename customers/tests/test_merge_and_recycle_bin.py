@@ -126,7 +126,9 @@ def test_delete_asks_first_then_moves_to_the_recycle_bin_and_restore_brings_it_b
     assert keep.deleted_at is None
     assert keep in client.get("/customers/").context["page"].object_list
     assert list(
-        AuditLog.objects.filter(object_id=str(keep.pk)).values_list("action", flat=True).order_by("at")
+        AuditLog.objects.filter(object_type="customers.customer", object_id=str(keep.pk))
+        .values_list("action", flat=True)
+        .order_by("at")
     ) == [
         "delete",
         "restore",
