@@ -5,7 +5,7 @@ wizard, the Celery task and `manage.py import_customers` all run it through
 core.importing.import_run. Rows are validated in plain Python and written in bulk (per-row
 full_clean() and save() cannot import 100k rows in reasonable time: ../PERF_NOTES); the
 derived columns (blind indexes, search text and grams) come from the same helpers the
-customer services use, and history rows are written with bulk_create_with_history.
+customer services use; new customers and their history rows go in with COPY (core.db.bulk_insert).
 """
 
 import json
@@ -19,8 +19,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
+from core.db import bulk_insert
 from core.importing import Column, Importer, Outcome, Row, RunState, item_values
 from core.models import ImportItem, ImportJob, User
 from core.personal_data import normalize_email, normalize_phone
@@ -625,11 +626,7 @@ class CustomerImporter(Importer):
             customer.tag_names = _tag_names([tags_by_name[name] for name in customer._import_tags])
             refresh_search_fields(customer, contact_names=[contact.name for contact in entry.contacts])
             customers.append(customer)
-        created = bulk_create_with_history(
-            customers, Customer, batch_size=500, default_user=user, default_change_reason="import"
-        )
-        if any(customer.pk is None for customer in created):
-            raise RuntimeError("bulk_create did not return primary keys")
+        created = bulk_insert(Customer, customers, history_user=user, history_reason="import")
         contacts = []
         links = []
         for entry, saved in zip(entries, created, strict=True):

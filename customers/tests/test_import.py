@@ -523,3 +523,26 @@ def test_command_exits_2_for_a_missing_file(rep, capsys):
     with pytest.raises(SystemExit) as exit_info:
         call_command("import_customers", "/nonexistent/file.xlsx", "--user", "rep")
     assert exit_info.value.code == 2
+
+
+def test_imported_rows_are_stored_like_the_service_stores_them(rep):
+    """The COPY path: encrypted columns hold ciphertext, the history has the "created" row,
+    the id sequence moved on (a customer created afterwards gets a new id)."""
+    from django.db import connection
+
+    run(rep, xlsx([["姓名", "手机", "邮箱"], ["张三", "13800138000", "z@example.com"]]))
+    customer = Customer.objects.get()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT mobile, email, search_text FROM customers_customer WHERE id = %s", [customer.pk]
+        )
+        mobile, email, search_text = cursor.fetchone()
+    assert "13800138000" not in mobile and "example" not in email
+    assert (customer.mobile, customer.email) == ("13800138000", "z@example.com")
+    assert "zhangsan" in search_text and "zs" in search_text
+    record = customer.history.get()
+    assert (record.history_type, record.history_user, record.history_change_reason) == ("+", rep, "import")
+    assert record.mobile == "13800138000"
+    later = CustomerFactory(name="李四", owner=rep)
+    assert later.pk > customer.pk
+    assert Customer.objects.filter(search_grams__has_gram="张三").get() == customer
