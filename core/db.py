@@ -1,7 +1,7 @@
 """Database helpers that keep PostgreSQL-only features out of the SQLite default."""
 
 from django.contrib.postgres.indexes import GinIndex
-from django.db import connection
+from django.db import connection, connections, models
 from django.db.backends.ddl_references import Statement
 from django.db.models import Index
 
@@ -100,9 +100,8 @@ def bulk_insert(model, objects, *, history_user=None, history_reason: str = "") 
         for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
             obj.pk = pk
     fields = meta.concrete_fields
-    rows = [
-        [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields] for obj in objects
-    ]
+    preparers = [_preparer(field) for field in fields]
+    rows = [[prepare(obj) for prepare in preparers] for obj in objects]
     _copy(meta.db_table, [field.column for field in fields], rows)
     if history is not None:
         _copy_history(history.model, fields, rows, history_user, history_reason)
@@ -110,6 +109,40 @@ def bulk_insert(model, objects, *, history_user=None, history_reason: str = "") 
         obj._state.adding = False
         obj._state.db = "default"
     return objects
+
+
+# Field classes whose Python values psycopg adapts as they are (Django's preparation only
+# converts types): exact classes, so subclasses with their own preparation (encrypted text,
+# search grams) still go through Django.
+_PLAIN_FIELDS = {
+    models.AutoField,
+    models.BigAutoField,
+    models.BooleanField,
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BigIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.SmallIntegerField,
+    models.DecimalField,
+    models.DateField,
+    models.DateTimeField,
+    models.ForeignKey,
+}
+
+
+def _preparer(field):
+    """obj → the value COPY writes for `field`, as Django's save() would prepare it."""
+    attname = field.attname
+    if (
+        type(field) in _PLAIN_FIELDS
+        and not getattr(field, "auto_now", False)
+        and not getattr(field, "auto_now_add", False)
+    ):
+        return lambda obj: getattr(obj, attname)
+    db = connections["default"]
+    return lambda obj: field.get_db_prep_save(field.pre_save(obj, True), db)
 
 
 def _copy(table: str, columns: list[str], rows: list[list]) -> None:

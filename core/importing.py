@@ -34,6 +34,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from core.audit import audit_log
+from core.db import bulk_insert
 from core.models import AuditLog, ImportIssue, ImportItem, ImportJob, ImportMapping, User
 from core.spreadsheets import Table, UnusableFile, is_blank, neutralise, normalise_header, open_table
 
@@ -415,7 +416,8 @@ def import_run(*, job: ImportJob, dry_run: bool = False) -> ImportJob:
                             )
                     counts["rejected"] += rejected_rows
                     if not dry_run:
-                        ImportItem.objects.bulk_create(
+                        bulk_insert(
+                            ImportItem,
                             [
                                 ImportItem(
                                     job=job,
@@ -428,7 +430,6 @@ def import_run(*, job: ImportJob, dry_run: bool = False) -> ImportJob:
                                 for outcome in outcomes
                                 if outcome.result in ("created", "updated") and outcome.object_id
                             ],
-                            batch_size=1000,
                         )
                     ImportIssue.objects.bulk_create(issues, batch_size=1000)
                     rows_done += len(rows) + rejected_rows
