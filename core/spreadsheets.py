@@ -310,7 +310,10 @@ def clean_decimal(value, *, places: int = 2, minimum: Decimal | None = None) -> 
             raise ValidationError(_("Not a number.")) from None
     if not number.is_finite():
         raise ValidationError(_("Not a number."))
-    number = number.quantize(Decimal(1).scaleb(-places))
+    try:
+        number = number.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:  # more digits than a Decimal context holds: no real amount
+        raise ValidationError(_("The number is too large.")) from None
     if minimum is not None and number < minimum:
         raise ValidationError(_("Must be at least %(minimum)s.") % {"minimum": minimum})
     return number

@@ -107,7 +107,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
 
 
 def export_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """One export: a progress bar while it is being built (static/core/export_progress.js
+    """One export: a progress bar while it is being built (static/core/progress.js
     polls export_progress), then the download link."""
     job = _get_export_job_for_user(request.user, pk)
     exporter = get_exporter(job.kind)

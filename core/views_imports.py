@@ -145,6 +145,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "undo_deadline": importing.undo_deadline(job),
         "is_owner": job.created_by_id == request.user.pk,
         "importable": job.status == ImportJob.Status.VALIDATED and (job.imported or job.updated),
+        "progress_label": _progress_label(job),
     }
     return render(request, "core/imports/detail.html", ctx)
 
@@ -157,11 +158,17 @@ def import_progress(request: HttpRequest, pk: int) -> JsonResponse:
         {
             "status": job.status,
             "running": job.is_running,
+            "finished": not job.is_running,
             "processed": job.processed_rows,
             "total": job.total_rows,
             "percent": job.progress_percent,
+            "label": _progress_label(job),
         }
     )
+
+
+def _progress_label(job: ImportJob) -> str:
+    return _("%(done)s of about %(total)s rows") % {"done": job.processed_rows, "total": job.total_rows}
 
 
 @require_POST

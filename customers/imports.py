@@ -632,6 +632,9 @@ class CustomerImporter(Importer):
         for entry, saved in zip(entries, created, strict=True):
             entry.customer.pk = saved.pk
             entry.seen.pk = saved.pk
+            # Later rows need only the id: let the customer object go (100k of them held
+            # until the end of the run would cost hundreds of MB).
+            entry.seen.entry = None
             for position, contact in enumerate(entry.contacts):
                 contact.customer_id = saved.pk
                 contact.is_primary = position == 0

@@ -1,5 +1,5 @@
 """A long export in a real Chromium: the order list's Export menu queues a background job, the
-status page's progress bar follows the job (static/core/export_progress.js, no inline script),
+status page's progress bar follows the job (static/core/progress.js, no inline script),
 and once the file is built the page offers the download, which holds the list's rows."""
 
 import csv
@@ -45,13 +45,13 @@ def test_a_long_order_export_shows_its_progress_then_the_download(
     page.get_by_test_id("export-csv").click()
     expect(page).to_have_url(re.compile(r"/exports/\d+/$"))
     job = ExportJob.objects.get()
-    bar = page.locator("[data-export-progress] .progress-bar")
+    bar = page.locator("[data-progress-url] .progress-bar")
     expect(bar).to_be_attached()
 
     ExportJob.objects.filter(pk=job.pk).update(
         status=ExportJob.Status.RUNNING, total_rows=10, processed_rows=3
     )
-    expect(page.locator("[data-export-label]")).to_have_text("3 of 10 rows", timeout=10000)
+    expect(page.locator("[data-progress-label]")).to_have_text("3 of 10 rows", timeout=10000)
     expect(bar).to_have_attribute("style", re.compile(r"width: 30%"))
 
     ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.QUEUED)

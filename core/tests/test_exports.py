@@ -289,10 +289,10 @@ def test_status_page_shows_the_progress_to_its_creator_only(client, rep, teammat
     url = reverse("core:export_status", args=[job.pk])
     _login(client, rep)
     page = client.get(url).content.decode()
-    assert "data-export-progress" in page
+    assert "data-progress-url" in page
     assert 'aria-valuenow="40"' in page
     assert "4 of 10 rows" in page
-    assert "core/export_progress.js" in page
+    assert "core/progress.js" in page
     # CSP: no inline script on the page.
     assert not re.findall(r"<script(?![^>]*\bsrc=)", page)
     for other in (teammate, admin_user):
@@ -305,7 +305,7 @@ def test_status_page_of_a_finished_job_links_the_download(client, rep, team_expo
     _login(client, rep)
     page = client.get(reverse("core:export_status", args=[job.pk])).content.decode()
     assert reverse("core:export_download", args=[job.pk]) in page
-    assert "data-export-progress" not in page
+    assert "data-progress-url" not in page
     assert 'href="/?prefix=T-"' in page  # back to the list with its filters
 
 

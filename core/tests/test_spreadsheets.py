@@ -113,6 +113,13 @@ def test_decimals(cell, expected):
     assert clean_decimal(cell) == expected
 
 
+def test_decimal_refuses_absurdly_large_numbers():
+    with pytest.raises(ValidationError):
+        clean_decimal("1e30")
+    with pytest.raises(ValidationError):
+        clean_decimal(1e300)
+
+
 def test_decimal_refuses_text_and_below_minimum():
     with pytest.raises(ValidationError):
         clean_decimal("abc")
