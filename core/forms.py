@@ -95,6 +95,7 @@ class ImportOptionsForm(forms.Form):
         self.fields["on_duplicate"].initial = job.on_duplicate
         owners = importer.owner_choices(user)
         self.fields["default_owner"].queryset = owners
+        self.fields["default_owner"].help_text = importer.default_owner_help
         self.fields["default_owner"].initial = job.default_owner_id or user.pk
         if owners.count() <= 1:
             self.fields["default_owner"].required = True

@@ -27,6 +27,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.comments import Comment
@@ -104,6 +105,10 @@ class Importer:
     match_choices: list[tuple[str, Any]] = []
     default_match_on: list[str] = []
     on_duplicate_choices: tuple[str, ...] = ("skip", "update", "create")
+    # Help text of the wizard's "default owner" field.
+    default_owner_help: Any = gettext_lazy(
+        "Owner of new records whose row names none. Empty: unassigned (the lead rules assign them)."
+    )
 
     def columns_by_name(self) -> dict[str, Column]:
         return {column.name: column for column in self.columns}
@@ -488,7 +493,7 @@ def _error_report(job: ImportJob, table: Table) -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_("Rows not imported")[:31])
     bold = Font(bold=True)
-    header = [WriteOnlyCell(sheet, value=text) for text in job.headers]
+    header = [WriteOnlyCell(sheet, value=_sheet_value(text)) for text in job.headers]
     for cell in header:
         cell.font = bold
     problem = WriteOnlyCell(sheet, value=_("Problem"))

@@ -181,6 +181,9 @@ def is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def clean_text(value, *, max_length: int | None = None) -> str:
     if is_blank(value):
         return ""
@@ -192,7 +195,8 @@ def clean_text(value, *, max_length: int | None = None) -> str:
         )
     elif isinstance(value, date):
         value = value.isoformat()
-    text = " ".join(str(value).split())
+    # Control characters (NUL and the like) cannot be stored or written back to a sheet.
+    text = " ".join(_CONTROL.sub("", str(value)).split())
     if max_length and len(text) > max_length:
         raise ValidationError(
             _("Too long: at most %(max)d characters (this has %(length)d).")
@@ -373,7 +377,11 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value):
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe; control
+    characters, which a worksheet cannot hold, are dropped."""
+    if isinstance(value, str):
+        # Characters a worksheet cannot hold (control characters) are dropped.
+        value = _CONTROL.sub("", value)
+        if value.startswith(FORMULA_PREFIXES):
+            return "'" + value
     return value

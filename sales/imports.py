@@ -535,6 +535,10 @@ class OrderImporter(Importer):
     # Existing orders are recognised by their number, the only way offered.
     match_choices = []
     default_match_on = []
+    default_owner_help = gettext_lazy(
+        "Owner of orders whose row names none and whose customer has no owner (otherwise the "
+        "customer's owner)."
+    )
 
     def __init__(self):
         self._columns: list[Column] | None = None

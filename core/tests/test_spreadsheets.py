@@ -139,6 +139,8 @@ def test_text_loses_stray_spaces_and_respects_max_length():
     assert clean_text(12.0) == "12"
     with pytest.raises(ValidationError):
         clean_text("x" * 11, max_length=10)
+    # Control characters cannot be stored (NUL) nor written back to a worksheet.
+    assert clean_text("Ann\x00\x07 Lee\x1b") == "Ann Lee"
 
 
 def test_headers_compare_without_noise():
@@ -152,6 +154,8 @@ def test_formula_injection_is_neutralised():
     assert neutralise("@SUM(A1)") == "'@SUM(A1)"
     assert neutralise("张三") == "张三"
     assert neutralise(5) == 5
+    assert neutralise("a\x01b") == "ab"
+    assert neutralise("\x02=1+1") == "'=1+1"
 
 
 # --- reading files ---------------------------------------------------------------------
