@@ -3,6 +3,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.models import Team
 from customers.forms import staff_choices
 from customers.models import Customer
 from customers.search import search_customers
@@ -12,6 +13,12 @@ from interactions.models import Interaction, Priority, Ticket
 def _date_range(label: str, field: str) -> django_filters.DateFromToRangeFilter:
     return django_filters.DateFromToRangeFilter(
         label=label, field_name=field, widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
+    )
+
+
+def _customer_team() -> django_filters.ModelChoiceFilter:
+    return django_filters.ModelChoiceFilter(
+        label=_("team"), field_name="customer__team", queryset=Team.objects.order_by("name")
     )
 
 
@@ -41,6 +48,7 @@ class InteractionFilter(django_filters.FilterSet):
     )
     customer = django_filters.NumberFilter(field_name="customer_id", widget=forms.HiddenInput)
     occurred = _date_range(_("date"), "occurred_at")
+    team = _customer_team()
 
     class Meta:
         model = Interaction
@@ -72,6 +80,7 @@ class TicketFilter(django_filters.FilterSet):
         label=_("SLA breached"), method="filter_breached", widget=forms.CheckboxInput
     )
     created = _date_range(_("opened"), "created_at")
+    team = _customer_team()
 
     class Meta:
         model = Ticket

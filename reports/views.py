@@ -1,6 +1,85 @@
-from django.http import HttpRequest, HttpResponse
+from io import BytesIO
+
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+
+from core.audit import audit_log
+from core.exports import write_xlsx
+from core.models import AuditLog
+from core.spreadsheets import neutralise
+from reports.charts import layout
+from reports.forms import PeriodForm, default_period
+from reports.scope import Period, Scope
+from reports.selectors import customer_breakdown, dashboard_chart, dashboard_charts, key_figures
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _scope_and_period(request: HttpRequest) -> tuple[PeriodForm, Scope, Period]:
+    """The filters of the request; invalid ones fall back to the defaults (the form shows why)."""
+    form = PeriodForm(request.GET or None, user=request.user)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        return form, Scope(request.user, data.get("team")), Period(data["start"], data["end"])
+    start, end = default_period()
+    if not form.is_bound:
+        # The inputs show the period in use.
+        form = PeriodForm(user=request.user, initial={"start": start, "end": end})
+    return form, Scope(request.user), Period(start, end)
+
+
+@permission_required("customers.view_customer", raise_exception=True)
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "reports/index.html", {})
+    """The managers' dashboard. Queries: session, user, permissions, team choices, seven
+    figure aggregates, the stage and tier counts, and one per chart (about 20, whatever the
+    data size)."""
+    form, scope, period = _scope_and_period(request)
+    figures = key_figures(scope, period)
+    by_stage, by_tier = customer_breakdown(scope)
+    charts = dashboard_charts(scope, period, by_tier)
+    query = request.GET.urlencode()
+    ctx = {
+        "form": form,
+        "period": period,
+        "previous": period.previous(),
+        "scope": scope,
+        "figures": figures,
+        "by_stage": by_stage,
+        "by_tier": by_tier,
+        "charts": [(chart, layout(chart), chart.table()) for chart in charts.values()],
+        "query": query,
+    }
+    return render(request, "reports/dashboard.html", ctx)
+
+
+@permission_required("customers.view_customer", raise_exception=True)
+def chart_export(request: HttpRequest, chart: str) -> HttpResponse:
+    """One chart's table as .xlsx, for the same filters as the page (recorded)."""
+    form, scope, period = _scope_and_period(request)
+    found = dashboard_chart(chart, scope, period)
+    if found is None:
+        raise Http404
+    header, rows = found.table()
+    out = BytesIO()
+    write_xlsx(
+        [str(neutralise(h)) for h in header],
+        ([neutralise(cell) for cell in row] for row in rows),
+        out,
+        title=str(found.title),
+    )
+    audit_log(
+        actor=request.user,
+        action=AuditLog.Action.EXPORT,
+        request=request,
+        report=chart,
+        start=period.start.isoformat(),
+        end=period.end.isoformat(),
+        team=scope.team.pk if scope.team else None,
+        rows=len(rows),
+    )
+    stamp = timezone.localdate().strftime("%Y%m%d")
+    response = HttpResponse(out.getvalue(), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="dashboard-{chart}-{stamp}.xlsx"'
+    return response

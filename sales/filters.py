@@ -3,6 +3,7 @@ from django import forms
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
+from core.models import Team
 from customers.forms import staff_choices
 from customers.models import Customer
 from customers.search import search_customers
@@ -28,6 +29,9 @@ class OrderFilter(django_filters.FilterSet):
     )
     owner = django_filters.ModelChoiceFilter(label=_("owner"), queryset=staff_choices())
     total = django_filters.RangeFilter(label=_("amount between"), field_name="total")
+    team = django_filters.ModelChoiceFilter(
+        label=_("team"), field_name="customer__team", queryset=Team.objects.order_by("name")
+    )
     customer = django_filters.NumberFilter(field_name="customer_id", widget=forms.HiddenInput)
 
     class Meta:

@@ -70,6 +70,12 @@ class OpportunityFilter(_ScopedOwnerTeamMixin, django_filters.FilterSet):
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
     )
     amount = django_filters.RangeFilter(label=_("amount between"))
+    currency = django_filters.ChoiceFilter(label=_("currency"), choices=Opportunity.Currency.choices)
+    result = django_filters.ChoiceFilter(
+        label=_("result"),
+        method="filter_result",
+        choices=[(PipelineStage.Kind.WON, _("Won")), (PipelineStage.Kind.LOST, _("Lost"))],
+    )
     # The won and lost columns of the board count the current period: their "show all"
     # links filter by closing date.
     closed = django_filters.DateFromToRangeFilter(
@@ -92,6 +98,9 @@ class OpportunityFilter(_ScopedOwnerTeamMixin, django_filters.FilterSet):
             return queryset
         customers = search_customers(Customer.objects.all(), value).values("pk")
         return queryset.filter(Q(title__icontains=value) | Q(customer__in=customers))
+
+    def filter_result(self, queryset, name, value):
+        return queryset.filter(stage__kind=value) if value else queryset
 
     def filter_open_only(self, queryset, name, value):
         # An unticked checkbox means "any stage", not "closed only".

@@ -178,6 +178,7 @@ EXPECTED: dict[str, Expect] = {
     "sales:forecast": Expect(get=ALL),
     # --- reports ------------------------------------------------------------------------
     "reports:index": Expect(get=ALL),
+    "reports:chart_export": Expect(("revenue",), get=ALL),
 }
 
 # The Django admin: staff only. Non-staff are sent to the admin's login page (which, for a
