@@ -1,6 +1,7 @@
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Team
@@ -51,6 +52,28 @@ class CustomerFilter(django_filters.FilterSet):
     contacted = django_filters.DateFromToRangeFilter(
         label=_("contacted between"),
         method="filter_contacted",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
+    # Tier moves between two dates (the maintenance diagram's transitions): tier_from / tier_to
+    # narrow them; "" in tier_from means "first classified".
+    tier_moved = django_filters.DateFromToRangeFilter(
+        label=_("tier changed between"),
+        method="filter_tier_moved",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
+    tier_from = django_filters.ChoiceFilter(
+        label=_("tier before"),
+        choices=[("none", _("Not classified")), *Customer.ValueTier.choices],
+        method="filter_nothing",
+    )
+    tier_to = django_filters.ChoiceFilter(
+        label=_("tier after"), choices=Customer.ValueTier.choices, method="filter_nothing"
+    )
+    # Customers with an automatic task of a rule done in a range (e.g. win-back tasks).
+    task_rule = django_filters.CharFilter(method="filter_nothing", widget=forms.HiddenInput)
+    task_done = django_filters.DateFromToRangeFilter(
+        label=_("task done between"),
+        method="filter_task_done",
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
     )
     stale = django_filters.BooleanFilter(
@@ -107,6 +130,33 @@ class CustomerFilter(django_filters.FilterSet):
         if value.stop is not None:
             within = within.filter(occurred_at__lte=value.stop)
         return queryset.filter(Exists(within))
+
+    def filter_nothing(self, queryset, name, value):
+        # Read by filter_tier_moved / filter_task_done.
+        return queryset
+
+    def filter_tier_moved(self, queryset, name, value):
+        if not value or value.start is None or value.stop is None:
+            return queryset
+        start, end = timezone.localdate(value.start), timezone.localdate(value.stop)
+        moved = queryset.tier_moves(start, end).exclude(tier_before=F("tier_after"))
+        data = self.form.cleaned_data
+        if data.get("tier_from"):
+            moved = moved.filter(tier_before="" if data["tier_from"] == "none" else data["tier_from"])
+        if data.get("tier_to"):
+            moved = moved.filter(tier_after=data["tier_to"])
+        return moved
+
+    def filter_task_done(self, queryset, name, value):
+        rule = self.form.cleaned_data.get("task_rule")
+        if not value or value.start is None or value.stop is None or not rule:
+            return queryset
+        # The interactions app adds the relation (related_name "tasks").
+        task = Customer._meta.get_field("tasks").related_model
+        done = task.objects.filter(
+            customer=OuterRef("pk"), rule=rule, status="done", completed_at__range=(value.start, value.stop)
+        )
+        return queryset.filter(Exists(done))
 
     def filter_stale(self, queryset, name, value):
         if not value:

@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -100,6 +100,19 @@ class CustomerQuerySet(models.QuerySet):
         """
         qs = self if include_deleted else self.active()
         return qs.filter(customer_visibility_q(user))
+
+    def tier_moves(self, start, end):
+        """Customers whose tier changed between the dates `start` and `end` (both included),
+        annotated with `tier_before` (before their first change in the range; "" when it was
+        their first classification) and `tier_after` (after the last). The maintenance
+        diagram's transitions and the list filter behind each of its numbers."""
+        changes = TierChange.objects.filter(
+            customer=OuterRef("pk"), changed_on__gte=start, changed_on__lte=end
+        )
+        return self.filter(Exists(changes)).annotate(
+            tier_before=Subquery(changes.order_by("changed_on", "id").values("from_tier")[:1]),
+            tier_after=Subquery(changes.order_by("-changed_on", "-id").values("to_tier")[:1]),
+        )
 
     def stale(self, now=None):
         """Details not confirmed within CUSTOMER_INFO_STALE_DAYS (quarterly by default), or the

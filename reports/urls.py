@@ -7,4 +7,5 @@ app_name = "reports"
 urlpatterns = [
     path("", views.index, name="index"),
     path("dashboard/<slug:chart>.xlsx", views.chart_export, name="chart_export"),
+    path("maintenance/", views.maintenance, name="maintenance"),
 ]

@@ -10,6 +10,7 @@ from core.exports import write_xlsx
 from core.models import AuditLog
 from core.spreadsheets import neutralise
 from reports.charts import layout
+from reports.diagram import flow_layout, lifecycle_funnel, maintenance_process, tier_pyramid, tier_transitions
 from reports.forms import PeriodForm, default_period
 from reports.scope import Period, Scope
 from reports.selectors import customer_breakdown, dashboard_chart, dashboard_charts, key_figures
@@ -83,3 +84,21 @@ def chart_export(request: HttpRequest, chart: str) -> HttpResponse:
     response = HttpResponse(out.getvalue(), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="dashboard-{chart}-{stamp}.xlsx"'
     return response
+
+
+@permission_required("customers.view_customer", raise_exception=True)
+def maintenance(request: HttpRequest) -> HttpResponse:
+    """The customer maintenance diagram (客户管理维护图). Queries: session, user, permissions,
+    team choices, pyramid (2), funnel (1), transitions (1), process (3)."""
+    form, scope, period = _scope_and_period(request)
+    transitions = tier_transitions(scope, period)
+    ctx = {
+        "form": form,
+        "period": period,
+        "pyramid": tier_pyramid(scope, period),
+        "funnel": lifecycle_funnel(scope, period),
+        "transitions": transitions,
+        "flow": flow_layout(transitions),
+        "process": maintenance_process(scope, period),
+    }
+    return render(request, "reports/maintenance.html", ctx)

@@ -32,6 +32,9 @@ class OrderFilter(django_filters.FilterSet):
     team = django_filters.ModelChoiceFilter(
         label=_("team"), field_name="customer__team", queryset=Team.objects.order_by("name")
     )
+    tier = django_filters.ChoiceFilter(
+        label=_("customer tier"), field_name="customer__value_tier", choices=Customer.ValueTier.choices
+    )
     customer = django_filters.NumberFilter(field_name="customer_id", widget=forms.HiddenInput)
 
     class Meta:

@@ -26,7 +26,9 @@ def _log_in(page: Page, live_server, username: str, next_path: str) -> None:
     ("language", "title", "revenue"),
     [("zh-hans", "仪表盘", "销售额"), ("en", "Dashboard", "Revenue")],
 )
-def test_the_dashboard_draws_its_charts(page: Page, live_server, manager, rep, language, title, revenue, tmp_path):
+def test_the_dashboard_draws_its_charts(
+    page: Page, live_server, manager, rep, language, title, revenue, tmp_path
+):
     from core.models import User
     from customers.tests.factories import CustomerFactory
     from interactions.tests.factories import make_interaction
@@ -61,3 +63,38 @@ def test_the_dashboard_draws_its_charts(page: Page, live_server, manager, rep, l
     top.locator("a.chart-segment").first.click()
     expect(page).to_have_url(re.compile(r"/sales/orders/\?"))
     expect(page.locator("tbody tr")).to_have_count(1)
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "changed"),
+    [
+        ("zh-hans", "客户管理维护图", "位客户的分级发生了变化"),
+        ("en", "Customer maintenance diagram", "customers changed tier"),
+    ],
+)
+def test_the_maintenance_diagram_draws_and_its_numbers_open_the_customers(
+    page: Page, live_server, manager, rep, language, title, changed, tmp_path
+):
+    from core.models import User
+    from customers.models import TierChange
+    from customers.tests.factories import CustomerFactory
+
+    User.objects.filter(pk=manager.pk).update(language=language)
+    today = timezone.localdate()
+    for n in range(3):
+        customer = CustomerFactory(name=f"升级客户{n}", owner=rep)
+        TierChange.objects.create(customer=customer, changed_on=today, from_tier="potential", to_tier="vip")
+    dropped = CustomerFactory(name="降级客户", owner=rep)
+    TierChange.objects.create(customer=dropped, changed_on=today, from_tier="active", to_tier="dormant")
+
+    _log_in(page, live_server, "manager", "/reports/maintenance/")
+    expect(page.locator("h1")).to_contain_text(title)
+    expect(page.get_by_test_id("pyramid").locator("polygon")).to_have_count(4)
+    expect(page.get_by_test_id("transitions").locator("path")).to_have_count(2)
+    expect(page.get_by_test_id("transitions")).to_contain_text(changed)
+    expect(page.get_by_test_id("funnel-added")).to_have_attribute("data-value", "4")
+    page.screenshot(path=str(tmp_path / f"maintenance-{language}.png"), full_page=True)
+
+    page.get_by_test_id("transition-matrix").locator('a[data-value="3"]').click()
+    expect(page).to_have_url(re.compile(r"/customers/\?"))
+    expect(page.get_by_test_id("result-count")).to_contain_text("3")
