@@ -69,6 +69,10 @@ class CustomerFilter(django_filters.FilterSet):
     tier_to = django_filters.ChoiceFilter(
         label=_("tier after"), choices=Customer.ValueTier.choices, method="filter_nothing"
     )
+    # Recency and frequency scores ("54": R 5, F 4), the behaviour analysis' RFM matrix.
+    rfm = django_filters.CharFilter(
+        label=_("RFM score starts with"), field_name="rfm_score", lookup_expr="startswith", max_length=3
+    )
     # Customers with an automatic task of a rule done in a range (e.g. win-back tasks).
     task_rule = django_filters.CharFilter(method="filter_nothing", widget=forms.HiddenInput)
     task_done = django_filters.DateFromToRangeFilter(

@@ -393,6 +393,12 @@ class Customer(models.Model):
             ),
             models.Index(fields=["value_tier"], name="cust_tier_idx", condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["abc_class"], name="cust_abc_idx", condition=Q(deleted_at__isnull=True)),
+            # The RFM filter (score prefix, LIKE 'rf%') behind the behaviour analysis' matrix.
+            PostgresOnlyIndex(
+                OpClass("rfm_score", name="varchar_pattern_ops"),
+                name="cust_rfm_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
             models.Index(
                 fields=["province", "city"], name="cust_place_idx", condition=Q(deleted_at__isnull=True)
             ),

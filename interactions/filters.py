@@ -80,6 +80,7 @@ class TicketFilter(django_filters.FilterSet):
         label=_("SLA breached"), method="filter_breached", widget=forms.CheckboxInput
     )
     created = _date_range(_("opened"), "created_at")
+    resolved = _date_range(_("resolved"), "resolved_at")
     team = _customer_team()
 
     class Meta:

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("dashboard/<slug:chart>.xlsx", views.chart_export, name="chart_export"),
     path("maintenance/", views.maintenance, name="maintenance"),
+    path("behaviour/", views.behaviour, name="behaviour"),
 ]

@@ -9,6 +9,14 @@ from core.audit import audit_log
 from core.exports import write_xlsx
 from core.models import AuditLog
 from core.spreadsheets import neutralise
+from reports.behaviour import (
+    channels_chart,
+    product_mix,
+    purchases_by_tier,
+    response_chart,
+    rfm_matrix,
+    staff_activity,
+)
 from reports.charts import layout
 from reports.diagram import flow_layout, lifecycle_funnel, maintenance_process, tier_pyramid, tier_transitions
 from reports.forms import PeriodForm, default_period
@@ -102,3 +110,22 @@ def maintenance(request: HttpRequest) -> HttpResponse:
         "process": maintenance_process(scope, period),
     }
     return render(request, "reports/maintenance.html", ctx)
+
+
+@permission_required("customers.view_customer", raise_exception=True)
+def behaviour(request: HttpRequest) -> HttpResponse:
+    """Customer behaviour analysis (客户行为分析). Queries: session, user, permissions, team
+    choices, purchases (2), product mix (1), channels (1), resolution times (1), RFM (1),
+    staff activity (4)."""
+    form, scope, period = _scope_and_period(request)
+    charts = [channels_chart(scope, period), response_chart(scope, period)]
+    ctx = {
+        "form": form,
+        "period": period,
+        "purchases": purchases_by_tier(scope, period),
+        "mix": product_mix(scope, period),
+        "charts": [(chart, layout(chart), chart.table()) for chart in charts],
+        "rfm": rfm_matrix(scope),
+        "staff": staff_activity(scope, period),
+    }
+    return render(request, "reports/behaviour.html", ctx)

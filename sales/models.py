@@ -312,6 +312,8 @@ class Opportunity(models.Model):
             models.Index(fields=["expected_close_date"], name="opp_close_date_idx"),
             # Customer page and timeline.
             models.Index(fields=["customer", "-created_at"], name="opp_customer_idx"),
+            # "Closed between" filter, win rates and deals won per period (reports).
+            models.Index(fields=["closed_at"], name="opp_closed_idx", condition=Q(closed_at__isnull=False)),
             # The stale-opportunity rule.
             models.Index(fields=["last_activity_at"], name="opp_last_activity_idx"),
         ]

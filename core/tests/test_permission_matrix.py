@@ -180,6 +180,7 @@ EXPECTED: dict[str, Expect] = {
     "reports:index": Expect(get=ALL),
     "reports:chart_export": Expect(("revenue",), get=ALL),
     "reports:maintenance": Expect(get=ALL),
+    "reports:behaviour": Expect(get=ALL),
 }
 
 # The Django admin: staff only. Non-staff are sent to the admin's login page (which, for a

@@ -24,3 +24,16 @@ def change_text(change: float | None) -> str:
     if change is None:
         return ""
     return f"{'+' if change > 0 else ''}{floatformat(change, '0')}%"
+
+
+@register.filter
+def heat_class(count: int, biggest: int) -> str:
+    """A background shade for a matrix cell, by its share of the biggest cell."""
+    if not count or not biggest:
+        return ""
+    share = count / biggest
+    if share > 0.66:
+        return "bg-primary-subtle fw-semibold"
+    if share > 0.33:
+        return "bg-info-subtle"
+    return "bg-light"
