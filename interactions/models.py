@@ -382,7 +382,9 @@ class Ticket(models.Model):
             # Customer timeline.
             models.Index(fields=["customer", "-created_at"], name="ticket_customer_idx"),
             # "Resolved between" filter and the behaviour analysis' resolution times.
-            models.Index(fields=["resolved_at"], name="ticket_resolved_idx", condition=Q(resolved_at__isnull=False)),
+            models.Index(
+                fields=["resolved_at"], name="ticket_resolved_idx", condition=Q(resolved_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

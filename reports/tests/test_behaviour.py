@@ -50,15 +50,21 @@ def world(rep, teammate, manager, other_rep, admin_user):
     make_interaction(vip, rep, channel=Interaction.Channel.PHONE, occurred_at=at(date(2026, 11, 3)))
     make_interaction(vip, rep, channel=Interaction.Channel.WECHAT, occurred_at=at(date(2026, 11, 4)))
     make_interaction(active, teammate, channel=Interaction.Channel.PHONE, occurred_at=at(date(2026, 11, 5)))
-    make_interaction(elsewhere, other_rep, channel=Interaction.Channel.PHONE, occurred_at=at(date(2026, 11, 5)))
+    make_interaction(
+        elsewhere, other_rep, channel=Interaction.Channel.PHONE, occurred_at=at(date(2026, 11, 5))
+    )
 
     fast = make_ticket(vip, rep)
     slow = make_ticket(active, teammate)
     Ticket.objects.filter(pk=fast.pk).update(
-        status=Ticket.Status.RESOLVED, created_at=at(date(2026, 11, 24), 8), resolved_at=at(date(2026, 11, 24), 12)
+        status=Ticket.Status.RESOLVED,
+        created_at=at(date(2026, 11, 24), 8),
+        resolved_at=at(date(2026, 11, 24), 12),
     )
     Ticket.objects.filter(pk=slow.pk).update(
-        status=Ticket.Status.RESOLVED, created_at=at(date(2026, 11, 23), 10), resolved_at=at(date(2026, 11, 25), 10)
+        status=Ticket.Status.RESOLVED,
+        created_at=at(date(2026, 11, 23), 10),
+        resolved_at=at(date(2026, 11, 25), 10),
     )
 
     done = make_task(rep, vip)
