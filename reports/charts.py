@@ -13,22 +13,36 @@ WIDTH = 640
 LABEL_CHARS = 12
 
 
+def svg_number(value: float) -> str:
+    """A coordinate as SVG wants it: never localised ("12,5" would break the drawing), and
+    a string, so the templates do not format thousands of numbers."""
+    return f"{round(float(value), 1):g}"
+
+
 @dataclass
 class Rect:
-    x: float
-    y: float
-    width: float
-    height: float
+    x: float | str
+    y: float | str
+    width: float | str
+    height: float | str
     point: Point
     colour: str
+
+    def __post_init__(self):
+        self.x, self.y, self.width, self.height = (
+            svg_number(v) for v in (self.x, self.y, self.width, self.height)
+        )
 
 
 @dataclass
 class Text:
-    x: float
-    y: float
+    x: float | str
+    y: float | str
     text: str
     full: str = ""
+
+    def __post_init__(self):
+        self.x, self.y = svg_number(self.x), svg_number(self.y)
 
 
 @dataclass
@@ -41,10 +55,14 @@ class Layout:
     grid: list[float] = field(default_factory=list)  # value-axis lines (x or y)
     legend: list[tuple[str, str]] = field(default_factory=list)  # (colour, series)
     horizontal: bool = False
-    plot_left: float = 0
-    plot_right: float = 0
-    plot_top: float = 0
-    plot_bottom: float = 0
+    plot_left: float | str = 0
+    plot_right: float | str = 0
+    plot_top: float | str = 0
+    plot_bottom: float | str = 0
+
+    def __post_init__(self):
+        self.plot_left, self.plot_right = svg_number(self.plot_left), svg_number(self.plot_right)
+        self.plot_top, self.plot_bottom = svg_number(self.plot_top), svg_number(self.plot_bottom)
 
 
 def nice_max(value: float, ticks: int = 4) -> float:
@@ -100,7 +118,7 @@ def _columns(chart: Chart) -> Layout:
     slot = (WIDTH - left - right) / max(len(chart.points), 1)
     for i in range(5):
         y = top + plot_h * i / 4
-        out.grid.append(y)
+        out.grid.append(svg_number(y))
         out.ticks.append(Text(left - 6, y + 4, tick_text(top_value * (4 - i) / 4)))
     for i, point in enumerate(chart.points):
         h = plot_h * _value(point) / top_value

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer, stale_q
 from interactions.models import Task
+from reports.charts import PALETTE, svg_number
 from reports.scope import Period, Scope
 from reports.selectors import COUNTED_STATUSES, list_url
 from sales.churn import WIN_BACK_RULE
@@ -33,7 +34,7 @@ class Level:
     revenue_url: str = ""
     share: float | None = None  # of the period's revenue, in percent
     points: str = ""  # the pyramid drawing: this level's trapezoid
-    text_y: float = 0
+    text_y: int = 0
 
 
 def tier_pyramid(scope: Scope, period: Period) -> list[Level]:
@@ -65,7 +66,7 @@ def tier_pyramid(scope: Scope, period: Period) -> list[Level]:
                 ),
                 share=round(float(amount * 100 / all_revenue), 1) if all_revenue else None,
                 points=_trapezoid(i),
-                text_y=PYRAMID_ROW * i + PYRAMID_ROW / 2 + 5,
+                text_y=PYRAMID_ROW * i + PYRAMID_ROW // 2 + 5,
             )
         )
     return levels
@@ -98,7 +99,7 @@ class Step:
     url: str
     rate: float | None = None  # conversion from the previous step, percent
     rate_label: str = ""
-    width: float = 0  # bar length, percent of the first step
+    width: str = "0"  # bar length, percent of the first step (an SVG attribute: never localised)
 
 
 def lifecycle_funnel(scope: Scope, period: Period) -> list[Step]:
@@ -148,7 +149,7 @@ def lifecycle_funnel(scope: Scope, period: Period) -> list[Step]:
         ),
     ]
     for step in steps:
-        step.width = round(step.count * 100 / counts["added"], 1) if counts["added"] else 0
+        step.width = svg_number(step.count * 100 / counts["added"]) if counts["added"] else "0"
     return steps
 
 
@@ -287,8 +288,6 @@ def maintenance_process(scope: Scope, period: Period) -> list[ProcessStep]:
 def flow_layout(transitions: Transitions, width: int = 560, row: int = 44) -> dict:
     """Geometry of the flow diagram: a node per tier on each side, a band per move whose
     thickness follows its count."""
-    from reports.charts import PALETTE
-
     height = row * len(transitions.sources) + 20
     left_x, right_x, node_w = 120, width - 120, 14
     y_of = {key: 10 + row * i + row / 2 for i, (key, _l) in enumerate(transitions.sources)}
@@ -300,15 +299,24 @@ def flow_layout(transitions: Transitions, width: int = 560, row: int = 44) -> di
         x1, x2 = left_x + node_w, right_x
         y1, y2 = y_of[flow.source], y_to[flow.target]
         mid = (x1 + x2) / 2
-        flow.path = f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"
+        flow.path = f"M{svg_number(x1)},{svg_number(y1)} C{svg_number(mid)},{svg_number(y1)} {svg_number(mid)},{svg_number(y2)} {svg_number(x2)},{svg_number(y2)}"
         flow.colour = colours[flow.source]
-        flow.thickness = round(thickness, 1)
+        flow.thickness = svg_number(thickness)
     return {
         "width": width,
         "height": height,
         "left_x": left_x,
         "right_x": right_x,
         "node_w": node_w,
-        "sources": [(key, label, y_of[key], colours[key]) for key, label in transitions.sources],
-        "targets": [(key, label, y_to[key]) for key, label in transitions.targets],
+        "node_left_x": left_x - 6,
+        "label_right_x": right_x + 20,
+        # (key, label, node top, text baseline[, colour]), as strings: never localised.
+        "sources": [
+            (key, label, svg_number(y_of[key] - 12), svg_number(y_of[key] + 4), colours[key])
+            for key, label in transitions.sources
+        ],
+        "targets": [
+            (key, label, svg_number(y_to[key] - 12), svg_number(y_to[key] + 4))
+            for key, label in transitions.targets
+        ],
     }
