@@ -12,5 +12,8 @@ class CustomersConfig(AppConfig):
         from customers.exports import EXPORTER
         from customers.imports import CustomerImporter
 
+        # Registers the customers app's own privacy source (customer row, contacts, history...).
+        from customers import privacy  # noqa: F401
+
         register(CustomerImporter())
         register_exporter(EXPORTER)
