@@ -316,7 +316,9 @@ if AUDIT_LOG_RETENTION_DAYS < 0:
 try:
     PERSONAL_DATA_RETENTION_DAYS = int(env.str("PERSONAL_DATA_RETENTION_DAYS", default="").strip() or 0)
 except ValueError:
-    raise ImproperlyConfigured("PERSONAL_DATA_RETENTION_DAYS must be a whole number of days (0: off).") from None
+    raise ImproperlyConfigured(
+        "PERSONAL_DATA_RETENTION_DAYS must be a whole number of days (0: off)."
+    ) from None
 if PERSONAL_DATA_RETENTION_DAYS < 0:
     raise ImproperlyConfigured("PERSONAL_DATA_RETENTION_DAYS must be 0 (off) or more.")
 

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -53,6 +53,8 @@ ERASED_VALUE = "***"
 # Values shorter than this are not searched for in other text: one character would match
 # everywhere.
 MIN_SCRUB_LENGTH = 2
+# Record titles shorter than this ("回访") are too common to scrub from notifications.
+MIN_TITLE_LENGTH = 4
 
 
 # --- sheets --------------------------------------------------------------------------------
@@ -101,6 +103,12 @@ class ErasureContext:
     user: User | None
     now: datetime
     summary: dict[str, int] = field(default_factory=dict)
+    # Titles of the person's records (task titles, ticket subjects...) as they were: the
+    # notifications that quoted them are scrubbed of them too. Apps add to it while erasing.
+    record_titles: list[str] = field(default_factory=list)
+
+    def add_titles(self, titles: Iterable[str]) -> None:
+        self.record_titles.extend(t for t in titles if t and len(t) >= MIN_TITLE_LENGTH and t != ERASED_TEXT)
 
     def count(self, key: str, number: int) -> None:
         if number:
@@ -159,7 +167,10 @@ def privacy_json(customer: Customer, sheets: list[Sheet]) -> bytes:
                 "title": sheet.title,
                 "columns": dict(sheet.columns),
                 "rows": [
-                    {key: _json_value(value) for (key, _header), value in zip(sheet.columns, row, strict=True)}
+                    {
+                        key: _json_value(value)
+                        for (key, _header), value in zip(sheet.columns, row, strict=True)
+                    }
                     for row in sheet.rows
                 ],
             }
@@ -231,7 +242,12 @@ def privacy_access_export(
         summary={"format": fmt, "rows": counts},
     )
     audit_log(
-        actor=user, action=AuditLog.Action.PRIVACY_EXPORT, obj=customer, request=request, format=fmt, rows=counts
+        actor=user,
+        action=AuditLog.Action.PRIVACY_EXPORT,
+        obj=customer,
+        request=request,
+        format=fmt,
+        rows=counts,
     )
     return content, f"customer-{customer.pk}-data-{timezone.localdate():%Y%m%d}.{fmt}"
 
@@ -245,7 +261,9 @@ def _same_person(customer: Customer) -> list[Customer]:
     found = [customer]
     frontier = [customer.pk]
     while frontier:
-        merged = list(Customer.objects.filter(merged_into_id__in=frontier).exclude(pk__in=[c.pk for c in found]))
+        merged = list(
+            Customer.objects.filter(merged_into_id__in=frontier).exclude(pk__in=[c.pk for c in found])
+        )
         found.extend(merged)
         frontier = [c.pk for c in merged]
     return found
@@ -381,7 +399,9 @@ def _erase_customers(ctx: ErasureContext) -> None:
 
     # Consent: the history is kept (it proves what was allowed when), the notes go, and a
     # withdrawal closes it for a customer who had consented.
-    ctx.count("consent_notes", ConsentRecord.objects.filter(customer_id__in=ids).exclude(note="").update(note=""))
+    ctx.count(
+        "consent_notes", ConsentRecord.objects.filter(customer_id__in=ids).exclude(note="").update(note="")
+    )
     if ctx.customer.marketing_consent:
         ConsentRecord.objects.create(
             customer=ctx.customer,
@@ -409,7 +429,8 @@ def _erase_customers(ctx: ErasureContext) -> None:
     # Names in the audit log and the admin's log become the placeholder; the entries stay.
     for customer in Customer.objects.filter(pk__in=ids):
         ctx.count(
-            "audit_entries", AuditLog.objects._redact_records(Customer._meta.label_lower, [customer.pk], str(customer))
+            "audit_entries",
+            AuditLog.objects._redact_records(Customer._meta.label_lower, [customer.pk], str(customer)),
         )
         LogEntry.objects.filter(content_type=customer_type, object_id=str(customer.pk)).update(
             object_repr=str(customer)[:200], change_message=""
@@ -423,7 +444,10 @@ def _erase_customers(ctx: ErasureContext) -> None:
     for key, number in imports_forget_records(kind="customers", object_ids=ids).items():
         ctx.count(key, number)
     ctx.count("exports_deleted", exports_forget_personal_data(before=ctx.now)["jobs"])
-    ctx.count("notifications", scrub_values(Notification.objects.all(), ["title", "body"], ctx.values))
+    ctx.count(
+        "notifications",
+        scrub_values(Notification.objects.all(), ["title", "body"], [*ctx.values, *set(ctx.record_titles)]),
+    )
 
 
 def _customer_activity(cutoff: datetime) -> Q:
@@ -442,7 +466,9 @@ _PROFILE_HIDDEN = {"search_text", "search_grams", "mobile_bidx", "other_phone_bi
 
 
 def _profile_sheet(customer: Customer) -> Sheet:
-    customer = Customer.objects.select_related("owner", "team", "created_by", "updated_by").get(pk=customer.pk)
+    customer = Customer.objects.select_related("owner", "team", "created_by", "updated_by").get(
+        pk=customer.pk
+    )
     rows = []
     for model_field in Customer._meta.concrete_fields:
         if model_field.name in _PROFILE_HIDDEN:
@@ -473,7 +499,12 @@ def _history_sheet(customer: Customer) -> Sheet:
     rows = []
     records = Customer.history.filter(id=customer.pk).select_related("history_user").order_by("history_date")
     for record in records:
-        row = [record.history_date, str(record.history_user or ""), record.history_type, record.history_change_reason]
+        row = [
+            record.history_date,
+            str(record.history_user or ""),
+            record.history_type,
+            record.history_change_reason,
+        ]
         for name in tracked:
             model_field = Customer._meta.get_field(name)
             row.append(getattr(record, model_field.attname))
@@ -502,10 +533,14 @@ def _audit_sheet(customer: Customer) -> Sheet:
 
 def _customer_sheets(customer: Customer) -> list[Sheet]:
     contacts = Contact.objects.filter(customer=customer).order_by("pk")
-    consent = ConsentRecord.objects.filter(customer=customer).select_related("recorded_by").order_by("at", "pk")
+    consent = (
+        ConsentRecord.objects.filter(customer=customer).select_related("recorded_by").order_by("at", "pk")
+    )
     tiers = TierChange.objects.filter(customer=customer).order_by("changed_on", "pk")
     merges = CustomerMerge.objects.filter(survivor=customer).select_related("merged_by").order_by("merged_at")
-    requests = PrivacyRequest.objects.filter(customer=customer).select_related("requested_by").order_by("created_at")
+    requests = (
+        PrivacyRequest.objects.filter(customer=customer).select_related("requested_by").order_by("created_at")
+    )
     return [
         _profile_sheet(customer),
         model_sheet(
@@ -522,7 +557,13 @@ def _customer_sheets(customer: Customer) -> list[Sheet]:
             consent,
             ["at", "channel", "granted", "source", "recorded_by", "note"],
         ),
-        model_sheet("tier_changes", _("Tier changes"), TierChange, tiers, ["changed_on", "from_tier", "to_tier", "source"]),
+        model_sheet(
+            "tier_changes",
+            _("Tier changes"),
+            TierChange,
+            tiers,
+            ["changed_on", "from_tier", "to_tier", "source"],
+        ),
         model_sheet("merges", _("Merges"), CustomerMerge, merges, ["merged", "merged_at", "merged_by"]),
         _history_sheet(customer),
         _audit_sheet(customer),
@@ -589,7 +630,9 @@ def anonymise_inactive_customers(*, dry_run: bool = False, batch_size: int = 100
         last_pk = batch[-1]
         for customer in Customer.objects.filter(pk__in=batch):
             try:
-                customer_erase(customer=customer, user=None, reason=str(RETENTION_REASON), reference=f"retention:{days}d")
+                customer_erase(
+                    customer=customer, user=None, reason=str(RETENTION_REASON), reference=f"retention:{days}d"
+                )
             except AlreadyAnonymised:
                 skipped += 1
             else:

@@ -168,7 +168,9 @@ def customer_update(
         )
     if customer.marketing_consent != stored["marketing_consent"]:
         # Withdrawn on the form: the form does not ask how, so it reads "changed on the record".
-        source = customer.marketing_consent_channel if customer.marketing_consent else ConsentRecord.Source.STAFF
+        source = (
+            customer.marketing_consent_channel if customer.marketing_consent else ConsentRecord.Source.STAFF
+        )
         _consent_recorded(customer, user=user, source=source)
     if customer.owner_id != old_owner_id:
         audit_log(

@@ -23,7 +23,11 @@ class InteractionsConfig(AppConfig):
 
         register_privacy_source(
             PrivacySource(
-                name="interactions", export=privacy.export, erase=privacy.erase, recent_activity=privacy.recent_activity, order=10
+                name="interactions",
+                export=privacy.export,
+                erase=privacy.erase,
+                recent_activity=privacy.recent_activity,
+                order=10,
             )
         )
         register_timeline_source("interaction", selectors.interaction_entries, _("Interactions"))

@@ -19,14 +19,24 @@ from interactions.models import Article, Interaction, Task, Ticket, TicketCommen
 
 def export(customer: Customer) -> list[Sheet]:
     interactions = (
-        Interaction.objects.filter(customer=customer).select_related("contact", "created_by").order_by("occurred_at", "pk")
+        Interaction.objects.filter(customer=customer)
+        .select_related("contact", "created_by")
+        .order_by("occurred_at", "pk")
     )
-    tasks = Task.objects.filter(customer=customer).select_related("assignee", "created_by").order_by("due_at", "pk")
-    tickets = Ticket.objects.filter(customer=customer).select_related("contact", "assignee", "created_by").order_by(
-        "created_at", "pk"
+    tasks = (
+        Task.objects.filter(customer=customer)
+        .select_related("assignee", "created_by")
+        .order_by("due_at", "pk")
+    )
+    tickets = (
+        Ticket.objects.filter(customer=customer)
+        .select_related("contact", "assignee", "created_by")
+        .order_by("created_at", "pk")
     )
     comments = (
-        TicketComment.objects.filter(ticket__customer=customer).select_related("ticket", "author").order_by("created_at", "pk")
+        TicketComment.objects.filter(ticket__customer=customer)
+        .select_related("ticket", "author")
+        .order_by("created_at", "pk")
     )
     changes = (
         TicketStatusChange.objects.filter(ticket__customer=customer)
@@ -58,7 +68,17 @@ def export(customer: Customer) -> list[Sheet]:
             _("Tasks"),
             Task,
             tasks,
-            ["title", "notes", "due_at", "priority", "status", "assignee", "created_by", "created_at", "completed_at"],
+            [
+                "title",
+                "notes",
+                "due_at",
+                "priority",
+                "status",
+                "assignee",
+                "created_by",
+                "created_at",
+                "completed_at",
+            ],
         ),
         model_sheet(
             "tickets",
@@ -101,6 +121,8 @@ def export(customer: Customer) -> list[Sheet]:
 
 def erase(ctx: ErasureContext) -> None:
     ids = ctx.customer_ids
+    ctx.add_titles(Task.objects.filter(customer_id__in=ids).values_list("title", flat=True))
+    ctx.add_titles(Ticket.objects.filter(customer_id__in=ids).values_list("subject", flat=True))
     ctx.count(
         "interactions",
         Interaction.objects.filter(customer_id__in=ids).update(
@@ -119,6 +141,10 @@ def erase(ctx: ErasureContext) -> None:
 def recent_activity(cutoff: datetime):
     return (
         Exists(Interaction.objects.filter(customer=OuterRef("pk"), occurred_at__gte=cutoff))
-        | Exists(Ticket.objects.filter(Q(created_at__gte=cutoff) | Q(updated_at__gte=cutoff), customer=OuterRef("pk")))
+        | Exists(
+            Ticket.objects.filter(
+                Q(created_at__gte=cutoff) | Q(updated_at__gte=cutoff), customer=OuterRef("pk")
+            )
+        )
         | Exists(Task.objects.filter(customer=OuterRef("pk"), status=Task.Status.OPEN, due_at__gte=cutoff))
     )

@@ -25,7 +25,11 @@ class SalesConfig(AppConfig):
         register_exporter(exports.OPPORTUNITY_EXPORTER)
         register_privacy_source(
             PrivacySource(
-                name="sales", export=privacy.export, erase=privacy.erase, recent_activity=privacy.recent_activity, order=20
+                name="sales",
+                export=privacy.export,
+                erase=privacy.erase,
+                recent_activity=privacy.recent_activity,
+                order=20,
             )
         )
         register_timeline_source("order", selectors.order_entries, _("Orders"))

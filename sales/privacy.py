@@ -20,9 +20,15 @@ from sales.models import Opportunity, OpportunityStageChange, Order, OrderLine
 
 def export(customer: Customer) -> list[Sheet]:
     orders = Order.objects.filter(customer=customer).select_related("owner").order_by("ordered_at", "pk")
-    lines = OrderLine.objects.filter(order__customer=customer).select_related("order", "product").order_by("order_id", "pk")
+    lines = (
+        OrderLine.objects.filter(order__customer=customer)
+        .select_related("order", "product")
+        .order_by("order_id", "pk")
+    )
     opportunities = (
-        Opportunity.objects.filter(customer=customer).select_related("stage", "owner").order_by("created_at", "pk")
+        Opportunity.objects.filter(customer=customer)
+        .select_related("stage", "owner")
+        .order_by("created_at", "pk")
     )
     stage_changes = (
         OpportunityStageChange.objects.filter(opportunity__customer=customer)
@@ -30,7 +36,11 @@ def export(customer: Customer) -> list[Sheet]:
         .order_by("pk")
     )
     line_sheet = model_sheet(
-        "order_lines", _("Order lines"), OrderLine, lines, ["order", "product", "quantity", "unit_price", "discount"]
+        "order_lines",
+        _("Order lines"),
+        OrderLine,
+        lines,
+        ["order", "product", "quantity", "unit_price", "discount"],
     )
     line_sheet.columns.append(("line_total", _("Line total")))
     for row, line in zip(line_sheet.rows, lines, strict=True):
