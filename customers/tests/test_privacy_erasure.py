@@ -131,7 +131,9 @@ def person(rep, manager):
     )
     # A change, so the history holds an earlier name.
     customer_update(customer=customer, user=rep, data={"name": NAME})
-    contact = make_contact(customer, name=CONTACT_NAME, phone=CONTACT_PHONE, email=CONTACT_EMAIL, wechat=CONTACT_WECHAT)
+    contact = make_contact(
+        customer, name=CONTACT_NAME, phone=CONTACT_PHONE, email=CONTACT_EMAIL, wechat=CONTACT_WECHAT
+    )
     consent_record_change(customer=customer, granted=True, source="phone", user=rep, note=FREE_TEXT[8])
     make_interaction(
         customer,
@@ -143,12 +145,16 @@ def person(rep, manager):
         contact=contact,
     )
     task = make_task(rep, customer, title=f"给{NAME}回电", notes=FREE_TEXT[5])
-    ticket = make_ticket(customer, rep, subject=f"{NAME}的投诉", description=f"{FREE_TEXT[3]} {MOBILE}", assignee=manager)
+    ticket = make_ticket(
+        customer, rep, subject=f"{NAME}的投诉", description=f"{FREE_TEXT[3]} {MOBILE}", assignee=manager
+    )
     ticket_comment(ticket=ticket, user=rep, body=FREE_TEXT[4], internal=True)
     order = make_order(customer, rep, notes=FREE_TEXT[6])
     make_opportunity(customer, rep, title=f"{NAME}采购", needs=FREE_TEXT[7])
     Article.objects.create(title=f"如何处理{NAME}的投诉", body=f"回电 {MOBILE}，查物流", source_ticket=ticket)
-    Notification.objects.create(recipient=rep, kind="test", title=f"提醒：{task.title}", body=f"{NAME} {EMAIL}")
+    Notification.objects.create(
+        recipient=rep, kind="test", title=f"提醒：{task.title}", body=f"{NAME} {EMAIL}"
+    )
     audit_log(actor=rep, action=AuditLog.Action.REVEAL, obj=customer, field="mobile")
     audit_log(actor=rep, action=AuditLog.Action.REVEAL, obj=contact, field="phone")
     LogEntry.objects.create(
@@ -166,7 +172,9 @@ def person(rep, manager):
     job.save()
     ImportItem.objects.create(job=job, row_number=2, object_id=customer.pk, action="created", after=MOBILE)
     ImportIssue.objects.create(job=job, row_number=3, value=MOBILE, message="duplicate", outcome="skipped")
-    export = ExportJob.objects.create(kind="customers", created_by=manager, format="csv", status=ExportJob.Status.DONE)
+    export = ExportJob.objects.create(
+        kind="customers", created_by=manager, format="csv", status=ExportJob.Status.DONE
+    )
     export.file.save("e.csv", ContentFile(f"{NAME},{MOBILE}\n".encode()))
     customer.refresh_from_db()
     return customer, order, job, export
@@ -202,7 +210,12 @@ def test_erasure_leaves_no_personal_data_in_any_column_of_any_table(person, byst
     for field in Customer.SENSITIVE_FIELDS:
         assert getattr(customer, field) == ""
     assert (customer.name, customer.company, customer.birthday, customer.district) == ("", "", None, "")
-    assert (customer.mobile_bidx, customer.email_bidx, customer.search_text, customer.search_grams) == ("", "", "", [])
+    assert (customer.mobile_bidx, customer.email_bidx, customer.search_text, customer.search_grams) == (
+        "",
+        "",
+        "",
+        [],
+    )
     assert not Contact.objects.filter(customer=customer).exists()
     assert not ImportItem.objects.filter(object_id=customer.pk).exists()
     assert not ImportIssue.objects.filter(job=job).exists()
@@ -216,14 +229,29 @@ def test_erasure_leaves_no_personal_data_in_any_column_of_any_table(person, byst
 
 def test_erasure_keeps_orders_amounts_and_figures(person, admin_user):
     customer, order, _job, _export = person
-    before = (order.total, order.number, order.ordered_at, list(order.lines.values_list("product_id", "quantity")))
+    before = (
+        order.total,
+        order.number,
+        order.ordered_at,
+        list(order.lines.values_list("product_id", "quantity")),
+    )
     figures = (customer.order_count, customer.total_spend, customer.first_purchase_at, customer.province)
     customer_erase(customer=customer, user=admin_user, reason="客户要求删除")
     order.refresh_from_db()
-    assert (order.total, order.number, order.ordered_at, list(order.lines.values_list("product_id", "quantity"))) == before
+    assert (
+        order.total,
+        order.number,
+        order.ordered_at,
+        list(order.lines.values_list("product_id", "quantity")),
+    ) == before
     assert order.total > Decimal("0") and order.customer_id == customer.pk and order.notes == ""
     customer.refresh_from_db()
-    assert (customer.order_count, customer.total_spend, customer.first_purchase_at, customer.province) == figures
+    assert (
+        customer.order_count,
+        customer.total_spend,
+        customer.first_purchase_at,
+        customer.province,
+    ) == figures
     # The records stay, with their text replaced.
     assert Interaction.objects.get(customer=customer).summary == "—"
     # (The opportunity's stage made a follow-up task too.)
@@ -292,7 +320,11 @@ def test_erasure_also_erases_customers_merged_into_it(rep, admin_user, manager):
 def test_bystanders_keep_their_data(person, bystander, admin_user):
     customer_erase(customer=person[0], user=admin_user, reason="r")
     bystander.refresh_from_db()
-    assert (bystander.name, bystander.mobile, bystander.email) == ("张三丰", "13812345678", "zhang@example.com")
+    assert (bystander.name, bystander.mobile, bystander.email) == (
+        "张三丰",
+        "13812345678",
+        "zhang@example.com",
+    )
     assert bystander.contacts.get().name == "李四"
     assert Interaction.objects.get(customer=bystander).details == "要报价"
     assert bystander.search_text and bystander.anonymised_at is None
