@@ -26,7 +26,7 @@ from customers.tests.factories import CustomerFactory, make_contact
 from interactions.models import Article, Interaction, Task, Ticket, TicketComment
 from interactions.services import ticket_comment
 from interactions.tests.factories import make_interaction, make_task, make_ticket
-from sales.models import Opportunity, Order
+from sales.models import Opportunity
 from sales.tests.factories import ensure_default_pipeline, make_opportunity, make_order
 
 pytestmark = pytest.mark.django_db
@@ -97,7 +97,7 @@ def find_anywhere(values: list[str]) -> list[tuple[str, str, str]]:
     with connection.cursor() as cursor:
         for table, column in text_columns():
             cursor.execute(
-                f'SELECT v FROM unnest(%s::text[]) AS v WHERE EXISTS (SELECT 1 FROM "{table}" '  # noqa: S608
+                f'SELECT v FROM unnest(%s::text[]) AS v WHERE EXISTS (SELECT 1 FROM "{table}" '
                 f'WHERE strpos("{column}"::text, v) > 0)',
                 [values],
             )
@@ -200,7 +200,6 @@ def test_the_person_is_findable_before_the_erasure(person):
 
 def test_erasure_leaves_no_personal_data_in_any_column_of_any_table(person, bystander, admin_user):
     customer, order, job, export = person
-    total_before = order.total
     customer_erase(customer=customer, user=admin_user, reason="客户要求删除", reference="REQ-1")
 
     assert find_anywhere(PERSONAL + CONTACT + FREE_TEXT + _derived_forms()) == []
