@@ -449,12 +449,26 @@ def export_job_downloaded(*, job: ExportJob, exporter: Exporter, user: User, req
 def exports_cleanup(*, now: datetime | None = None) -> dict[str, int]:
     """Delete export jobs older than EXPORT_KEEP_DAYS and their files (the nightly job)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.EXPORT_KEEP_DAYS)
+    return _delete_jobs(ExportJob.objects.filter(created_at__lt=cutoff))
+
+
+def exports_forget_personal_data(*, before: datetime) -> dict[str, int]:
+    """Delete the finished background exports made before `before`, with their files.
+
+    Called when a person's data is erased (customers.privacy): any list exported earlier may
+    hold them, and a file cannot be edited row by row. Exports are short-lived copies anyway;
+    whoever needs the list again exports it again. Queued and running exports are left to
+    finish (they read the rows after the erasure).
+    """
+    done = (ExportJob.Status.DONE, ExportJob.Status.FAILED)
+    return _delete_jobs(ExportJob.objects.filter(created_at__lt=before, status__in=done))
+
+
+def _delete_jobs(jobs: QuerySet) -> dict[str, int]:
     storage = ExportJob._meta.get_field("file").storage
-    jobs = files = 0
+    deleted = files = 0
     while True:
-        batch = list(
-            ExportJob.objects.filter(created_at__lt=cutoff).order_by("pk").values_list("pk", "file")[:500]
-        )
+        batch = list(jobs.order_by("pk").values_list("pk", "file")[:500])
         if not batch:
             break
         for _pk, name in batch:
@@ -466,5 +480,5 @@ def exports_cleanup(*, now: datetime | None = None) -> dict[str, int]:
                     # The row goes anyway: a file left behind is found by its age on disk.
                     logger.warning("could not delete export file %s", name)
         ExportJob.objects.filter(pk__in=[pk for pk, _name in batch]).delete()
-        jobs += len(batch)
-    return {"jobs": jobs, "files": files}
+        deleted += len(batch)
+    return {"jobs": deleted, "files": files}

@@ -516,6 +516,34 @@ def _sheet_value(value):
     return neutralise(value)
 
 
+# --- erasure ---------------------------------------------------------------------------------
+
+
+def imports_forget_records(*, kind: str, object_ids: list[int]) -> dict[str, int]:
+    """Forget what imports of `kind` kept about the given records (a person being erased,
+    customers.privacy): their undo items (the values before and after, encrypted), and, for
+    every import that wrote them, the uploaded file, the error report and the row problems,
+    which hold the file's raw cells. The imports themselves stay, with their counts; undo
+    still works for the other records (it reads the items, never the file)."""
+    if not object_ids:
+        return {"import_items": 0, "import_files": 0, "import_issues": 0}
+    items = ImportItem.objects.filter(job__kind=kind, object_id__in=object_ids)
+    job_ids = set(items.values_list("job_id", flat=True))
+    deleted_items, _by_model = items.delete()
+    files = issues = 0
+    for job in ImportJob.objects.filter(pk__in=job_ids):
+        for field_file in (job.file, job.error_report):
+            if field_file:
+                try:
+                    field_file.delete(save=False)
+                    files += 1
+                except OSError:
+                    logger.warning("could not delete import file %s", field_file.name)
+        job.save(update_fields=["file", "error_report"])
+        issues += job.issues.all().delete()[0]
+    return {"import_items": deleted_items, "import_files": files, "import_issues": issues}
+
+
 # --- undo ----------------------------------------------------------------------------------
 
 

@@ -120,6 +120,23 @@ class AuditLogQuerySet(models.QuerySet):
     # Underscored methods are not copied to the manager unless told (AuditLog.objects._purge_before).
     _purge_before.queryset_only = False
 
+    def _redact_records(self, object_type: str, object_ids: list, replacement: str) -> int:
+        """Replace the name (object_repr) of entries about the given records.
+
+        The second and last exception to append-only: erasing a person (PIPL art. 47, GDPR
+        art. 17; customers.privacy) must not leave their name in the log. The entries stay
+        (who did what, when, from where); only the label changes. Through the base manager,
+        since update() above refuses.
+        """
+        if not object_ids:
+            return 0
+        base = self.model._base_manager
+        return base.filter(object_type=object_type, object_id__in=[str(i) for i in object_ids]).update(
+            object_repr=replacement[:200]
+        )
+
+    _redact_records.queryset_only = False
+
 
 class AuditLog(models.Model):
     """Append-only record of sensitive actions: who did what to which record, from where.
@@ -156,6 +173,9 @@ class AuditLog(models.Model):
         PERMISSION_CHANGE = "permission_change", _("Changed permissions")
         ACCOUNT_LOCKED = "account_locked", _("Locked out after failed logins")
         ACCOUNT_UNLOCKED = "account_unlocked", _("Unlocked a locked-out login")
+        # Personal-information rights (customers/privacy.py).
+        PRIVACY_EXPORT = "privacy_export", _("Exported a person's data (access request)")
+        ERASE = "erase", _("Erased personal data")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -154,6 +154,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
         "axes.view_accessfailurelog",
+        # Access exports and erasure of a customer's personal data: admins only by default;
+        # give it to a data-protection officer's account by hand (docs/permissions.md).
+        "customers.handle_privacy_requests",
+        "customers.view_privacyrequest",
+        "customers.view_consentrecord",
         *_CUSTOMER_ALL,
         *_INTERACTIONS_ALL,
         *_SALES_ALL,

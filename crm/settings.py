@@ -276,6 +276,13 @@ CELERY_BEAT_SCHEDULE = {
             minute=env.int("CARE_REMINDERS_MINUTE", default=45),
         ),
     },
+    # Personal-data retention: customers inactive for PERSONAL_DATA_RETENTION_DAYS are
+    # anonymised (does nothing while the setting is 0). After the backup and the recycle-bin
+    # purge, before the export clean-up.
+    "anonymise-inactive-customers": {
+        "task": "customers.tasks.anonymise_inactive_customers",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Background export files past EXPORT_KEEP_DAYS (they hold personal data: keep them short).
     "cleanup-exports": {
         "task": "core.tasks.cleanup_exports",
@@ -302,6 +309,18 @@ if BACKUP_KEEP_DAILY < 0 or BACKUP_KEEP_WEEKLY < 0:
 AUDIT_LOG_RETENTION_DAYS = env.int("AUDIT_LOG_RETENTION_DAYS", default=3 * 365)
 if AUDIT_LOG_RETENTION_DAYS < 0:
     raise ImproperlyConfigured("AUDIT_LOG_RETENTION_DAYS must be 0 (keep forever) or more.")
+
+# Personal-data retention (README "Personal-information rights"): customers with no activity
+# (interaction, order, ticket, change) for this many days are anonymised nightly
+# (customers.tasks.anonymise_inactive_customers). 0 or empty: off, nothing is anonymised.
+try:
+    PERSONAL_DATA_RETENTION_DAYS = int(env.str("PERSONAL_DATA_RETENTION_DAYS", default="").strip() or 0)
+except ValueError:
+    raise ImproperlyConfigured(
+        "PERSONAL_DATA_RETENTION_DAYS must be a whole number of days (0: off)."
+    ) from None
+if PERSONAL_DATA_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("PERSONAL_DATA_RETENTION_DAYS must be 0 (off) or more.")
 
 # Cache: Redis when configured (shared by web and workers), local memory otherwise.
 _REDIS_URL = env.str("REDIS_URL", default="")

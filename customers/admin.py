@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.personal_data import mask_email, mask_phone
-from customers.models import Contact, Customer, CustomerMerge, SavedView, Tag
+from customers.models import Contact, Customer, CustomerMerge, PrivacyRequest, SavedView, Tag
 from customers.tasks import refresh_tag_names
 
 
@@ -84,4 +84,35 @@ class CustomerMergeAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(admin.ModelAdmin):
+    """Access exports and erasures carried out (made on the customer's privacy page or by the
+    retention job): a record for inquiries, read-only for everyone."""
+
+    list_display = ("created_at", "kind", "customer_number", "requested_by", "reference", "executed_at")
+    list_filter = ("kind",)
+    list_select_related = ("requested_by",)
+    search_fields = ("=customer_number", "reference")
+    fields = (
+        "kind",
+        "customer_number",
+        "requested_by",
+        "reason",
+        "reference",
+        "created_at",
+        "executed_at",
+        "summary",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

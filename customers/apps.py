@@ -9,6 +9,9 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from core.exports import register_exporter
         from core.importing import register
+
+        # Registers the customers app's own privacy source (customer row, contacts, history...).
+        from customers import privacy  # noqa: F401
         from customers.exports import EXPORTER
         from customers.imports import CustomerImporter
 

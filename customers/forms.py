@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import Team, User
 from core.personal_data import normalize_email, normalize_phone
-from customers.models import Contact, Customer, SavedView, Tag
+from customers.models import ConsentRecord, Contact, Customer, SavedView, Tag
 from customers.services import MERGE_FIELDS
 
 
@@ -273,3 +273,81 @@ class MergeForm(forms.Form):
 
     def choices(self) -> dict[str, str]:
         return {f: self.cleaned_data[f] for f in self.differing}
+
+
+# --- personal-information rights -------------------------------------------------------------
+
+
+class AccessRequestForm(forms.Form):
+    """An access request (PIPL art. 45, GDPR art. 15): everything about the customer, as a file."""
+
+    format = forms.ChoiceField(
+        label=_("Format"),
+        choices=[("xlsx", _("Excel workbook (.xlsx)")), ("json", _("JSON (machine-readable)"))],
+        initial="xlsx",
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        required=False,
+        help_text=_("e.g. the customer asked for a copy of their data. Do not enter personal data here."),
+    )
+    reference = forms.CharField(
+        label=_("Reference"), max_length=100, required=False, help_text=_("e.g. the ticket or letter number.")
+    )
+
+
+class ErasureForm(forms.Form):
+    """Erasure (PIPL art. 47, GDPR art. 17) asks for the customer number typed again, a
+    reason and a ticked acknowledgement: it cannot be undone."""
+
+    confirm_number = forms.CharField(label=_("Customer number"), max_length=20)
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        help_text=_("e.g. the customer asked to be forgotten. Do not enter personal data here."),
+    )
+    reference = forms.CharField(
+        label=_("Reference"), max_length=100, required=False, help_text=_("e.g. the ticket or letter number.")
+    )
+    acknowledge = forms.BooleanField(
+        label=_("I understand that the personal data is erased for good and cannot be restored."),
+    )
+
+    def __init__(self, *args, customer: Customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        self.fields["confirm_number"].help_text = _("Type %(number)d to confirm.") % {"number": customer.pk}
+
+    def clean_confirm_number(self):
+        value = self.cleaned_data["confirm_number"].strip().lstrip("#")
+        if value != str(self.customer.pk):
+            raise ValidationError(_("This is not the number of this customer."), code="wrong_number")
+        return value
+
+
+class ConsentChangeForm(forms.Form):
+    """Record a consent given or withdrawn outside the customer form (a call, an unsubscribe)."""
+
+    granted = forms.TypedChoiceField(
+        label=_("Marketing consent"),
+        choices=[("1", _("Given")), ("0", _("Withdrawn"))],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+    )
+    channel = forms.ChoiceField(label=_("For"), choices=ConsentRecord.Channel.choices, initial="all")
+    source = forms.ChoiceField(
+        label=_("How"),
+        choices=[
+            (value, label)
+            for value, label in ConsentRecord.Source.choices
+            if value
+            not in (
+                ConsentRecord.Source.IMPORT,
+                ConsentRecord.Source.IMPORT_UNDONE,
+                ConsentRecord.Source.MERGE,
+                ConsentRecord.Source.ERASURE,
+            )
+        ],
+    )
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)

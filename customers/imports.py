@@ -34,7 +34,7 @@ from core.spreadsheets import (
     clean_text,
 )
 from customers.forms import staff_choices
-from customers.models import Contact, Customer, Tag
+from customers.models import ConsentRecord, Contact, Customer, PrivacyRequest, Tag
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
 from customers.services import _refresh_contact_derived, _refresh_derived, _tag_names
 from customers.signals import customer_created
@@ -645,6 +645,21 @@ class CustomerImporter(Importer):
             ]
         Contact.objects.bulk_create(contacts, batch_size=1000)
         Customer.tags.through.objects.bulk_create(links, batch_size=1000, ignore_conflicts=True)
+        # The consent history starts with the import for customers imported as consenting.
+        ConsentRecord.objects.bulk_create(
+            [
+                ConsentRecord(
+                    customer_id=entry.customer.pk,
+                    granted=True,
+                    at=now,
+                    source=ConsentRecord.Source.IMPORT,
+                    recorded_by=user,
+                )
+                for entry in entries
+                if entry.customer.marketing_consent
+            ],
+            batch_size=1000,
+        )
         for customer in created:
             customer_created.send(sender=Customer, customer=customer, user=user)
         return [Outcome(entry.row.number, "created", object_id=entry.customer.pk) for entry in entries]
@@ -730,6 +745,8 @@ class CustomerImporter(Importer):
             default_user=user,
             default_change_reason="import",
         )
+        if "marketing_consent" in after:
+            _consent_changed(customer, user=user, source=ConsentRecord.Source.IMPORT)
         return Outcome(row.number, "updated", object_id=customer.pk, before=before, after=after)
 
     # --- undo --------------------------------------------------------------------------------
@@ -817,7 +834,20 @@ def _restore(customer_id: int, before: dict, after: dict, user: User) -> tuple[i
             default_user=user,
             default_change_reason="import undone",
         )
+        if "marketing_consent" in changed:
+            _consent_changed(customer, user=user, source=ConsentRecord.Source.IMPORT_UNDONE)
     return (1 if changed or after.get("contacts_added") else 0), conflicts
+
+
+def _consent_changed(customer: Customer, *, user: User, source: str) -> None:
+    """The consent history row for an import (or its undo) that changed the consent."""
+    ConsentRecord.objects.create(
+        customer=customer,
+        granted=customer.marketing_consent,
+        at=customer.marketing_consent_at or timezone.now(),
+        source=source,
+        recorded_by=user,
+    )
 
 
 def _delete_created(ids: list[int]) -> tuple[int, int]:
@@ -827,7 +857,9 @@ def _delete_created(ids: list[int]) -> tuple[int, int]:
     busy: set[int] = set()
     for relation in Customer._meta.related_objects:
         model = relation.related_model
-        if model in (Contact, Customer.tags.through) or relation.many_to_many:
+        # Contacts, tags and the import's own consent rows go with the customer; privacy
+        # requests only point at it.
+        if model in (Contact, Customer.tags.through, ConsentRecord, PrivacyRequest) or relation.many_to_many:
             continue
         busy.update(
             model._base_manager.filter(**{f"{relation.field.name}__in": ids}).values_list(

@@ -307,6 +307,10 @@ class Customer(models.Model):
         editable=False,
     )
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
+    # Set when the personal data was erased (PIPL / GDPR; customers.privacy): the row stays as a
+    # placeholder that keeps orders and reports right. The name is then empty and the
+    # placeholder is rendered translated by __str__.
+    anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True, editable=False)
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("deleted by"),
@@ -351,6 +355,7 @@ class Customer(models.Model):
             ("purge_customer", _("Can purge customers from the recycle bin")),
             ("export_customer", _("Can export customers")),
             ("import_customer", _("Can import customers")),
+            ("handle_privacy_requests", _("Can export and erase a customer's personal data")),
         ]
         # Lists show live customers only, so most indexes are partial (WHERE deleted_at IS
         # NULL) and lead with the visibility column (owner or team) of the user's scope.
@@ -442,7 +447,15 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
+        # An anonymised customer has no name; only the number is left. The marker is language
+        # neutral in the database (an empty name) and translated here.
+        if not self.name and self.pk:
+            return _("Anonymised customer #%(id)d") % {"id": self.pk}
         return self.name
+
+    @property
+    def is_anonymised(self) -> bool:
+        return self.anonymised_at is not None
 
     @property
     def is_deleted(self) -> bool:
@@ -584,3 +597,112 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.from_tier} → {self.to_tier}"
+
+
+class ConsentRecord(models.Model):
+    """One change of a customer's marketing consent: given or withdrawn, when, how, by whom.
+
+    Written only by customers.services.consent_record_change() (and the import, in bulk), which
+    keeps Customer.marketing_consent* in step with the latest record for all channels. The
+    history is the proof a PIPL / GDPR inquiry asks for, so rows are never edited.
+    """
+
+    class Channel(models.TextChoices):
+        ALL = "all", _("All marketing")
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+        PHONE = "phone", _("Phone calls")
+
+    class Source(models.TextChoices):
+        WEB_FORM = "web_form", _("Web form")
+        PAPER = "paper", _("Signed on paper")
+        VERBAL = "verbal", _("Verbally (recorded)")
+        EMAIL = "email", _("By email")
+        PHONE = "phone", _("By phone")
+        IMPORT = "import", _("Imported with the record")
+        IMPORT_UNDONE = "import_undone", _("Import undone")
+        UNSUBSCRIBE = "unsubscribe", _("Unsubscribe link")
+        STAFF = "staff", _("Changed on the customer record")
+        MERGE = "merge", _("Customers merged")
+        ERASURE = "erasure", _("Personal data erased")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), related_name="consent_records", on_delete=models.CASCADE
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.ALL)
+    granted = models.BooleanField(_("consent given"))
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    source = models.CharField(_("how"), max_length=20, choices=Source.choices, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+        ordering = ["-at", "-id"]
+        # The customer page's consent history, newest first.
+        indexes = [models.Index(fields=["customer", "-at", "-id"], name="consent_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.channel} {'+' if self.granted else '-'}"
+
+
+class PrivacyRequest(models.Model):
+    """A personal-information request carried out (PIPL arts. 45 and 47, GDPR arts. 15 and 17):
+    an access export or an erasure, by a person or by the retention job (requested_by empty).
+
+    The customer link survives the erasure (the row stays as an anonymised placeholder);
+    `customer_number` keeps the number should the row be purged later. `summary` holds counts
+    only, never personal data.
+    """
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", _("Access (export)")
+        ERASURE = "erasure", _("Erasure")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        related_name="privacy_requests",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    customer_number = models.PositiveBigIntegerField(_("customer number"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handled by"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    reference = models.CharField(
+        _("reference"), max_length=100, blank=True, help_text=_("e.g. the ticket or letter number.")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    executed_at = models.DateTimeField(_("carried out at"), null=True, blank=True)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("privacy request")
+        verbose_name_plural = _("privacy requests")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The customer page's list of requests.
+            models.Index(fields=["customer", "-created_at"], name="privacyreq_customer_idx"),
+            # The admin list, newest first.
+            models.Index(fields=["-created_at", "-id"], name="privacyreq_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.customer_number}"

@@ -65,6 +65,8 @@ def reason_label(reason: str) -> str:
         "bulk-stage": _("bulk stage change"),
         "merge": _("merged customer #%(pk)s into this one"),
         "merged-into": _("merged into customer #%(pk)s"),
+        "consent": _("marketing consent changed"),
+        "anonymised": _("personal data erased"),
     }
     label = labels.get(code)
     if label is None:

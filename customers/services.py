@@ -10,12 +10,13 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
 from simple_history.utils import bulk_update_with_history
 
 from core.audit import audit_log
 from core.models import AuditLog, User
 from core.personal_data import normalize_email, normalize_phone
-from customers.models import Contact, Customer, CustomerMerge, Tag, TierChange
+from customers.models import ConsentRecord, Contact, Customer, CustomerMerge, Tag, TierChange
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
 from customers.signals import customer_created, customer_verified
 
@@ -106,6 +107,8 @@ def customer_create(*, user: User | None, data: dict[str, Any], tags: list[Tag] 
     customer.save()
     if tags:
         customer.tags.set(tags)
+    if customer.marketing_consent:
+        _consent_recorded(customer, user=user, source=customer.marketing_consent_channel)
     customer_created.send(sender=Customer, customer=customer, user=user)
     return customer
 
@@ -123,7 +126,7 @@ def customer_update(
     # Compare with the stored row: a ModelForm has already copied its data onto `customer`.
     stored = (
         Customer.objects.filter(pk=customer.pk)
-        .values("owner_id", "team_id", "lifecycle_stage", "value_tier")
+        .values("owner_id", "team_id", "lifecycle_stage", "value_tier", "marketing_consent")
         .get()
     )
     old_owner_id, old_team_id = stored["owner_id"], stored["team_id"]
@@ -163,6 +166,12 @@ def customer_update(
             to_tier=customer.value_tier,
             source=TierChange.Source.MANUAL,
         )
+    if customer.marketing_consent != stored["marketing_consent"]:
+        # Withdrawn on the form: the form does not ask how, so it reads "changed on the record".
+        source = (
+            customer.marketing_consent_channel if customer.marketing_consent else ConsentRecord.Source.STAFF
+        )
+        _consent_recorded(customer, user=user, source=source)
     if customer.owner_id != old_owner_id:
         audit_log(
             actor=user,
@@ -482,7 +491,11 @@ def customer_merge(
         setattr(survivor, field, max(values) if values else None)
     if survivor.owner_id:
         survivor.team = survivor.owner.team
+    consent_before = survivor.marketing_consent
     survivor.marketing_consent = survivor.marketing_consent and merged.marketing_consent
+    if not survivor.marketing_consent:
+        survivor.marketing_consent_at = None
+        survivor.marketing_consent_channel = ""
 
     # Only one primary contact may survive: the survivor's, if it has one.
     if survivor.contacts.filter(is_primary=True).exists():
@@ -507,6 +520,9 @@ def customer_merge(
     survivor._history_user = user
     survivor.save()
 
+    if survivor.marketing_consent != consent_before:
+        _consent_recorded(survivor, user=user, source=ConsentRecord.Source.MERGE)
+
     merged.deleted_at = timezone.now()
     merged.deleted_by = user
     merged.merged_into = survivor
@@ -526,3 +542,74 @@ def customer_merge(
         moved=moved,
     )
     return record
+
+
+# --- marketing consent ---------------------------------------------------------------------
+
+
+def _consent_recorded(customer: Customer, *, user: User | None, source: str, note: str = "") -> ConsentRecord:
+    """The history row for the consent the customer row now holds (already saved)."""
+    return ConsentRecord.objects.create(
+        customer=customer,
+        channel=ConsentRecord.Channel.ALL,
+        granted=customer.marketing_consent,
+        at=customer.marketing_consent_at or timezone.now(),
+        source=source or "",
+        recorded_by=user,
+        note=note,
+    )
+
+
+@transaction.atomic
+def consent_record_change(
+    *,
+    customer: Customer,
+    granted: bool,
+    source: str,
+    user: User | None,
+    channel: str = ConsentRecord.Channel.ALL,
+    note: str = "",
+    at=None,
+) -> ConsentRecord:
+    """Record that the customer gave or withdrew marketing consent (for all marketing or one
+    channel) and, for all marketing, keep Customer.marketing_consent* in step (with a change
+    history entry). The only way consent changes besides the customer form, the import and a
+    merge, which write the same history rows."""
+    if source not in ConsentRecord.Source.values:
+        raise ValidationError({"source": gettext("Say how the customer gave or withdrew consent.")})
+    if channel not in ConsentRecord.Channel.values:
+        raise ValidationError({"channel": gettext("Unknown channel.")})
+    at = at or timezone.now()
+    record = ConsentRecord(
+        customer=customer, channel=channel, granted=granted, at=at, source=source, recorded_by=user, note=note
+    )
+    record.full_clean(exclude=["customer"])
+    record.save()
+    if channel == ConsentRecord.Channel.ALL:
+        customer.marketing_consent = granted
+        customer.marketing_consent_at = at if granted else None
+        customer.marketing_consent_channel = _CONSENT_HOW.get(source, "") if granted else ""
+        customer.updated_by = user
+        customer._change_reason = "consent"
+        customer._history_user = user
+        customer.save(
+            update_fields=[
+                "marketing_consent",
+                "marketing_consent_at",
+                "marketing_consent_channel",
+                "updated_by",
+                "updated_at",
+            ]
+        )
+    return record
+
+
+# How a consent source reads on the customer row ("consent given how").
+_CONSENT_HOW = {
+    ConsentRecord.Source.WEB_FORM: Customer.ConsentChannel.WEB_FORM,
+    ConsentRecord.Source.PAPER: Customer.ConsentChannel.PAPER,
+    ConsentRecord.Source.VERBAL: Customer.ConsentChannel.VERBAL,
+    ConsentRecord.Source.PHONE: Customer.ConsentChannel.VERBAL,
+    ConsentRecord.Source.EMAIL: Customer.ConsentChannel.EMAIL,
+    ConsentRecord.Source.IMPORT: Customer.ConsentChannel.IMPORT,
+}

@@ -21,3 +21,13 @@ def refresh_tag_names(tag_id: int) -> int:
             customer_ids=ids[start : start + 1000], user=None, reason="tag-renamed"
         )
     return changed
+
+
+@shared_task
+def anonymise_inactive_customers() -> dict[str, int]:
+    """Nightly: anonymise customers inactive for PERSONAL_DATA_RETENTION_DAYS (off when 0).
+    Idempotent: an anonymised customer is never picked again."""
+    from customers.privacy import RETENTION_JOB_NAME
+    from customers.privacy import anonymise_inactive_customers as run
+
+    return run_job(RETENTION_JOB_NAME, run)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import views
+from customers import views, views_privacy
 
 app_name = "customers"
 
@@ -21,6 +21,10 @@ urlpatterns = [
     path("<int:pk>/restore/", views.customer_restore, name="restore"),
     path("<int:pk>/purge/", views.customer_purge, name="purge"),
     path("<int:pk>/merge/", views.customer_merge, name="merge"),
+    path("<int:pk>/privacy/", views_privacy.customer_privacy, name="privacy"),
+    path("<int:pk>/privacy/export/", views_privacy.customer_privacy_export, name="privacy_export"),
+    path("<int:pk>/privacy/erase/", views_privacy.customer_erase, name="erase"),
+    path("<int:pk>/consent/", views_privacy.customer_consent, name="consent"),
     path("<int:pk>/contacts/new/", views.contact_create, name="contact_create"),
     path("<int:pk>/contacts/<int:contact_pk>/edit/", views.contact_edit, name="contact_edit"),
     path("<int:pk>/contacts/<int:contact_pk>/delete/", views.contact_delete, name="contact_delete"),

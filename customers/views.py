@@ -25,7 +25,14 @@ from core.personal_data import mask_email, mask_phone, mask_text
 from core.views_exports import export_response
 from customers import exports, services
 from customers.filters import CustomerFilter
-from customers.forms import BulkActionForm, ContactForm, CustomerForm, MergeForm, SavedViewForm
+from customers.forms import (
+    BulkActionForm,
+    ConsentChangeForm,
+    ContactForm,
+    CustomerForm,
+    MergeForm,
+    SavedViewForm,
+)
 from customers.models import Contact, Customer, SavedView, Tag
 from customers.panels import customer_panels
 from customers.search import private_search_key, search_customers
@@ -45,6 +52,8 @@ SORTS = {
 }
 DEFAULT_SORT = "-created"
 PAGE_SIZES = (25, 50, 100)
+# Consent changes listed on the customer page (all of them are in the access export).
+CONSENT_SHOWN = 10
 MASKERS = {
     "mobile": mask_phone,
     "other_phone": mask_phone,
@@ -69,7 +78,8 @@ def _get_customer_for_user(user: User, pk: int, *, include_deleted: bool = False
 def _get_rw_customer_for_user(user: User, pk: int) -> Customer:
     """404 unless visible; 403 unless the user may edit basic information."""
     customer = _get_customer_for_user(user, pk)
-    if not user.has_perm("customers.change_customer"):
+    # An anonymised placeholder is never edited: that would bring personal data back.
+    if not user.has_perm("customers.change_customer") or customer.is_anonymised:
         raise PermissionDenied
     return customer
 
@@ -291,7 +301,14 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline_selected": kinds,
         "panels": customer_panels(request, customer) if not customer.is_deleted else {},
         "history": customer_history(customer),
-        "can_edit": request.user.has_perm("customers.change_customer") and not customer.is_deleted,
+        "consent_records": list(
+            customer.consent_records.select_related("recorded_by").order_by("-at", "-id")[:CONSENT_SHOWN]
+        ),
+        "consent_form": ConsentChangeForm(),
+        "can_edit": request.user.has_perm("customers.change_customer")
+        and not customer.is_deleted
+        and not customer.is_anonymised,
+        "can_handle_privacy": request.user.has_perm("customers.handle_privacy_requests"),
         "can_reveal": request.user.has_perm("customers.view_sensitive"),
         "can_delete": request.user.has_perm("customers.delete_customer"),
         "can_merge": request.user.has_perm("customers.merge_customer"),

@@ -11,15 +11,25 @@ class InteractionsConfig(AppConfig):
         from core.exports import register_exporter
         from core.workspace import WorkspacePanel, register_workspace_panel
         from customers.panels import CustomerPanel, register_customer_panel
+        from customers.privacy import PrivacySource, register_privacy_source
         from customers.signals import customer_verified
         from customers.timeline import register_timeline_source
-        from interactions import exports, jobs, panels, selectors
+        from interactions import exports, jobs, panels, privacy, selectors
 
         customer_verified.connect(jobs.close_verify_tasks, dispatch_uid="interactions.close_verify_tasks")
 
         register_exporter(exports.INTERACTION_EXPORTER)
         register_exporter(exports.TICKET_EXPORTER)
 
+        register_privacy_source(
+            PrivacySource(
+                name="interactions",
+                export=privacy.export,
+                erase=privacy.erase,
+                recent_activity=privacy.recent_activity,
+                order=10,
+            )
+        )
         register_timeline_source("interaction", selectors.interaction_entries, _("Interactions"))
         register_timeline_source("task", selectors.task_entries, _("Tasks"))
         register_timeline_source("ticket", selectors.ticket_entries, _("Tickets"))

@@ -26,7 +26,13 @@ def info_update_reminders(*, now: datetime | None = None, batch_size: int = 1000
     """Idempotent; reads customers in batches by primary key (bounded memory)."""
     now = now or timezone.now()
     due_at = now + timezone.timedelta(days=settings.INFO_UPDATE_TASK_DUE_DAYS)
-    stale = Customer.objects.active().stale(now).filter(owner__isnull=False).select_related("owner")
+    # Anonymised customers have no details left to verify.
+    stale = (
+        Customer.objects.active()
+        .stale(now)
+        .filter(owner__isnull=False, anonymised_at__isnull=True)
+        .select_related("owner")
+    )
     counts = {"checked": 0, "tasks": 0}
     last_pk = 0
     while True:

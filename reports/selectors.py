@@ -463,7 +463,8 @@ def top_customers_chart(scope: Scope, period: Period) -> Chart:
     chart = Chart("top_customers", _("Top 10 customers by spend"), "bars", _("Spend"), money=True)
     chart.points = [
         Point(
-            r["customer__name"],
+            # str(): an anonymised customer has no name, only "Anonymised customer #id".
+            str(Customer(pk=r["customer"], name=r["customer__name"])),
             r["spend"],
             list_url(
                 "sales:order_list",

@@ -12,9 +12,10 @@ class SalesConfig(AppConfig):
         from core.exports import register_exporter
         from core.importing import register
         from customers.panels import CustomerPanel, register_customer_panel
+        from customers.privacy import PrivacySource, register_privacy_source
         from customers.signals import customer_created
         from customers.timeline import register_timeline_source
-        from sales import exports, panels, selectors
+        from sales import exports, panels, privacy, selectors
         from sales.imports import OrderImporter
         from sales.signals import assign_new_lead
 
@@ -22,6 +23,15 @@ class SalesConfig(AppConfig):
         customer_created.connect(assign_new_lead, dispatch_uid="sales.assign_new_lead")
         register_exporter(exports.ORDER_EXPORTER)
         register_exporter(exports.OPPORTUNITY_EXPORTER)
+        register_privacy_source(
+            PrivacySource(
+                name="sales",
+                export=privacy.export,
+                erase=privacy.erase,
+                recent_activity=privacy.recent_activity,
+                order=20,
+            )
+        )
         register_timeline_source("order", selectors.order_entries, _("Orders"))
         register_timeline_source("opportunity", selectors.opportunity_entries, _("Opportunities"))
         register_customer_panel(

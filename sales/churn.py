@@ -326,6 +326,8 @@ def churn_warnings(*, now: datetime | None = None, batch_size: int = 1000) -> di
         .filter(
             Q(last_purchase_at__isnull=False) | Q(churn_risk_score__gt=0) | Q(churn_flagged_at__isnull=False)
         )
+        # Nobody wins back an anonymised customer.
+        .filter(anonymised_at__isnull=True)
         .select_related("owner")
         .only(*_FIELDS)
     )

@@ -114,6 +114,23 @@ EXPECTED: dict[str, Expect] = {
     "customers:restore": Expect(("deleted_customer",), get=POST_ONLY, post="-  -  N  -  N  F  -"),
     "customers:purge": Expect(("deleted_customer",), get=POST_ONLY, post="-  F  F  F  F  F  -"),
     "customers:merge": Expect(("customer",), get="L  F  F  O  N  F  O"),
+    # Personal-information rights: admins (customers.handle_privacy_requests), within scope.
+    "customers:privacy": Expect(("customer",), get="L  F  N  F  N  F  O"),
+    "customers:privacy_export": Expect(
+        ("customer",), get=POST_ONLY, post="-  F  N  F  N  F  -", data=(("format", "json"),)
+    ),
+    "customers:erase": Expect(
+        ("customer",),
+        get=POST_ONLY,
+        post="-  F  N  F  N  F  -",
+        data=(("confirm_number", "customer"), ("reason", "要求"), ("acknowledge", "on")),
+    ),
+    "customers:consent": Expect(
+        ("customer",),
+        get=POST_ONLY,
+        post="-  -  N  -  N  F  -",
+        data=(("granted", "1"), ("channel", "all"), ("source", "phone")),
+    ),
     "customers:contact_create": Expect(("customer",), get="L  O  N  O  N  F  O"),
     "customers:contact_edit": Expect(("customer", "contact"), get="L  O  N  O  N  F  O"),
     "customers:contact_delete": Expect(("customer", "contact"), get=POST_ONLY, post="-  -  N  -  N  F  -"),
@@ -210,6 +227,8 @@ ADMIN_EXCEPTIONS: dict[str, dict[str, str]] = {
             "core_jobrun_add",
             "core_notification_add",
             "customers_customermerge_add",
+            "customers_privacyrequest_add",
+            "customers_privacyrequest_delete",
             "sales_opportunitystagechange_add",
             "sales_order_add",
             "sales_churnsettings_delete",
@@ -378,16 +397,24 @@ POST_CASES = [
 def fingerprint() -> dict:
     """What a forbidden POST must leave as it was."""
     from core.models import AuditLog, Notification
-    from customers.models import Contact, Customer, SavedView
+    from customers.models import ConsentRecord, Contact, Customer, PrivacyRequest, SavedView
     from interactions.models import Article, Interaction, Task, Ticket, TicketComment
     from sales.models import Opportunity, Order
 
     return {
         "customers": list(
             Customer.objects.order_by("pk").values_list(
-                "pk", "owner_id", "lifecycle_stage", "deleted_at", "info_verified_at", "updated_at"
+                "pk",
+                "owner_id",
+                "lifecycle_stage",
+                "deleted_at",
+                "info_verified_at",
+                "updated_at",
+                "anonymised_at",
             )
         ),
+        "consent_records": ConsentRecord.objects.count(),
+        "privacy_requests": PrivacyRequest.objects.count(),
         "contacts": list(Contact.objects.order_by("pk").values_list("pk", "name")),
         "interactions": list(Interaction.objects.order_by("pk").values_list("pk", "ticket_id")),
         "tasks": list(Task.objects.order_by("pk").values_list("pk", "status", "assignee_id", "due_at")),

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0006_report_indexes'),
+        ('customers', '0008_report_indexes'),
         ('interactions', '0002_export_permissions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

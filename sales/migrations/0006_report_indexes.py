@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0011_audit_access_changes'),
-        ('customers', '0006_report_indexes'),
+        ('customers', '0008_report_indexes'),
         ('sales', '0005_import_order_permission'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

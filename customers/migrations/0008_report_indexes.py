@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0011_audit_access_changes'),
-        ('customers', '0005_import_permission'),
+        ('customers', '0007_consent_history_backfill'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
