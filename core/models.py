@@ -163,6 +163,7 @@ class AuditLog(models.Model):
         LOGOUT = "logout", _("Logged out")
         LOGIN_FAILED = "login_failed", _("Failed login")
         IMPORT = "import", _("Imported")
+        DUPLICATE_OVERRIDE = "duplicate_override", _("Created a customer despite a duplicate phone or email")
         IMPORT_UNDO = "import_undo", _("Undid an import")
         # Access changes, recorded by signals whoever makes them (admin, shell, commands):
         # core/signals.py. "delete" above also records a deleted user.

@@ -157,6 +157,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Access exports and erasure of a customer's personal data: admins only by default;
         # give it to a data-protection officer's account by hand (docs/permissions.md).
         "customers.handle_privacy_requests",
+        # Create a customer whose phone or email is already on record (with a reason, logged).
+        "customers.override_duplicate",
         "customers.view_privacyrequest",
         "customers.view_consentrecord",
         *_CUSTOMER_ALL,

@@ -49,6 +49,13 @@ class CustomerForm(forms.ModelForm):
         label=_("Save anyway: this is not the same customer"),
         required=False,
     )
+    # Only for users who may override a phone or email already on record (recorded).
+    duplicate_reason = forms.CharField(
+        label=_("Why create it again?"),
+        max_length=500,
+        required=False,
+        help_text=_("Recorded in the audit log, e.g. a shared company switchboard number."),
+    )
 
     class Meta:
         model = Customer
@@ -103,6 +110,8 @@ class CustomerForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         self.duplicates = []
+        self.hard_duplicates = []  # sharing a phone or email: creating another is blocked
+        self.override_reason = ""
         if self.instance.pk:
             self.fields["tags"].initial = list(self.instance.tags.all())
         if user.has_perm("customers.change_customer_owner"):
@@ -163,16 +172,80 @@ class CustomerForm(forms.ModelForm):
                     exclude_pk=self.instance.pk,
                 )
             )
-            if self.duplicates and not cleaned.get("confirm_duplicate") and not self.instance.pk:
+            from customers.services import contact_point_taken
+
+            self.hard_duplicates = [
+                d
+                for d in self.duplicates
+                if contact_point_taken(
+                    d,
+                    mobile=cleaned.get("mobile", ""),
+                    other_phone=cleaned.get("other_phone", ""),
+                    email=cleaned.get("email", ""),
+                )
+            ]
+            if self.instance.pk:
+                return cleaned
+            if self.hard_duplicates and not self.can_override:
+                raise ValidationError(
+                    _(
+                        "A customer with this phone number or email address is already on record (see "
+                        "below). Ask its owner or your manager instead of entering it again."
+                    ),
+                    code="duplicate_contact",
+                )
+            if self.hard_duplicates:
+                reason = cleaned.get("duplicate_reason", "").strip()
+                if not cleaned.get("confirm_duplicate") or not reason:
+                    raise ValidationError(
+                        _(
+                            "A customer with this phone number or email address is already on record. "
+                            "To create another one anyway, tick “Save anyway” and give the reason: it "
+                            "is recorded."
+                        ),
+                        code="duplicate_contact",
+                    )
+                self.override_reason = reason
+            elif self.duplicates and not cleaned.get("confirm_duplicate"):
                 raise ValidationError(
                     _("This looks like a customer already on record. Check the matches below."),
                     code="duplicate",
                 )
         return cleaned
 
+    @property
+    def can_override(self) -> bool:
+        return self.user.has_perm("customers.override_duplicate")
+
     def service_data(self) -> dict:
         """Cleaned values for the customer services (no tags, no form-only fields)."""
-        return {k: v for k, v in self.cleaned_data.items() if k not in ("tags", "confirm_duplicate")}
+        return {
+            k: v
+            for k, v in self.cleaned_data.items()
+            if k not in ("tags", "confirm_duplicate", "duplicate_reason")
+        }
+
+
+class DuplicateCheckForm(forms.Form):
+    """The duplicate check (查重): a phone number, an email address or a company name."""
+
+    phone = forms.CharField(label=_("phone"), max_length=50, required=False)
+    email = forms.CharField(label=_("email"), max_length=254, required=False)
+    company = forms.CharField(label=_("company"), max_length=200, required=False)
+
+    def clean_phone(self):
+        return normalize_phone(self.cleaned_data["phone"]) if self.cleaned_data["phone"].strip() else ""
+
+    def clean_email(self):
+        return normalize_email(self.cleaned_data["email"]) if self.cleaned_data["email"].strip() else ""
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not any(cleaned.get(k, "").strip() for k in ("phone", "email", "company")):
+            raise ValidationError(
+                _("Enter a phone number, an email address or a company name."), code="empty"
+            )
+        return cleaned
 
 
 class ContactForm(forms.ModelForm):

@@ -355,6 +355,7 @@ class Customer(models.Model):
             ("purge_customer", _("Can purge customers from the recycle bin")),
             ("export_customer", _("Can export customers")),
             ("import_customer", _("Can import customers")),
+            ("override_duplicate", _("Can create a customer whose phone or email is already on record")),
             ("handle_privacy_requests", _("Can export and erase a customer's personal data")),
         ]
         # Lists show live customers only, so most indexes are partial (WHERE deleted_at IS
@@ -398,6 +399,12 @@ class Customer(models.Model):
             ),
             models.Index(fields=["value_tier"], name="cust_tier_idx", condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["abc_class"], name="cust_abc_idx", condition=Q(deleted_at__isnull=True)),
+            # The duplicate check by company name (exact, case-insensitive).
+            models.Index(
+                Upper("company"),
+                name="cust_company_idx",
+                condition=Q(deleted_at__isnull=True) & ~Q(company=""),
+            ),
             # The RFM filter (score prefix, LIKE 'rf%') behind the behaviour analysis' matrix.
             PostgresOnlyIndex(
                 OpClass("rfm_score", name="varchar_pattern_ops"),

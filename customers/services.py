@@ -225,6 +225,34 @@ def _refresh_customer_search(customer: Customer) -> None:
 # --- duplicates --------------------------------------------------------------------------
 
 
+def customer_duplicate_lookup(*, phone: str = "", email: str = "", company: str = "") -> models.QuerySet:
+    """The duplicate check (查重): live customers with exactly this phone, email or company name,
+    across all customers whoever owns them. Exact matches only, so the check cannot be used to
+    browse other people's customers; the caller shows details only of those the user may see."""
+    q = Q()
+    if phone:
+        key = phone_bidx(phone)
+        q |= Q(mobile_bidx=key) | Q(other_phone_bidx=key)
+    if email:
+        q |= Q(email_bidx=email_bidx(email))
+    if company.strip():
+        q |= Q(company__iexact=company.strip())
+    if not q:
+        return Customer.objects.none()
+    return Customer.objects.active().filter(q).select_related("owner").order_by("created_at")[:20]
+
+
+def contact_point_taken(
+    customer: Customer, *, mobile: str = "", other_phone: str = "", email: str = ""
+) -> bool:
+    """True when `customer` (an existing match) has one of these phones or this email: a
+    hard duplicate, which blocks creating another customer."""
+    keys = {phone_bidx(p) for p in (mobile, other_phone) if p}
+    if keys & {customer.mobile_bidx, customer.other_phone_bidx} - {""}:
+        return True
+    return bool(email) and customer.email_bidx == email_bidx(email)
+
+
 def customer_duplicates(
     *,
     mobile: str = "",

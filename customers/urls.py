@@ -10,6 +10,7 @@ urlpatterns = [
     path("bulk/", views.customer_bulk, name="bulk"),
     path("export/", views.customer_export, name="export"),
     path("search/", views.customer_search, name="search"),
+    path("check/", views.customer_check, name="check"),
     path("views/", views.saved_view_create, name="saved_view_create"),
     path("views/<int:pk>/delete/", views.saved_view_delete, name="saved_view_delete"),
     path("recycle-bin/", views.recycle_bin, name="recycle_bin"),

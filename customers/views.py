@@ -30,6 +30,7 @@ from customers.forms import (
     ConsentChangeForm,
     ContactForm,
     CustomerForm,
+    DuplicateCheckForm,
     MergeForm,
     SavedViewForm,
 )
@@ -367,6 +368,15 @@ def customer_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            if form.override_reason:
+                audit_log(
+                    actor=request.user,
+                    action=AuditLog.Action.DUPLICATE_OVERRIDE,
+                    obj=customer,
+                    request=request,
+                    reason=form.override_reason,
+                    matches=[d.pk for d in form.hard_duplicates],
+                )
             messages.success(request, _("Customer “%(name)s” created.") % {"name": customer.name})
             return redirect("customers:detail", pk=customer.pk)
     return render(request, "customers/customer_form.html", _form_ctx(request, form, None))
@@ -393,6 +403,30 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "customers/customer_form.html", _form_ctx(request, form, customer))
 
 
+@permission_required("customers.view_customer", raise_exception=True)
+def customer_check(request: HttpRequest) -> HttpResponse:
+    """The duplicate check (查重): is this phone, email or company already on record, whoever
+    owns it? A match the user may not see is answered with its owner (or "in the pool") and
+    its date only, never its details. Queries: session, user, perms, the lookup, visibility."""
+    form = DuplicateCheckForm(request.GET or None)
+    matches = None
+    if form.is_bound and form.is_valid():
+        found = list(
+            services.customer_duplicate_lookup(
+                phone=form.cleaned_data["phone"],
+                email=form.cleaned_data["email"],
+                company=form.cleaned_data["company"],
+            )
+        )
+        visible = set(
+            Customer.objects.visible_to(request.user)
+            .filter(pk__in=[c.pk for c in found])
+            .values_list("pk", flat=True)
+        )
+        matches = [{"customer": c, "visible": c.pk in visible} for c in found]
+    return render(request, "customers/customer_check.html", {"form": form, "matches": matches})
+
+
 def _form_ctx(request: HttpRequest, form: CustomerForm, customer: Customer | None) -> dict:
     visible_ids = set()
     if form.duplicates:
@@ -403,7 +437,12 @@ def _form_ctx(request: HttpRequest, form: CustomerForm, customer: Customer | Non
         )
     # Matches the user may not see are named only by owner and date, never by content.
     duplicates = [{"customer": d, "visible": d.pk in visible_ids} for d in form.duplicates]
-    return {"form": form, "customer": customer, "duplicates": duplicates}
+    return {
+        "form": form,
+        "customer": customer,
+        "duplicates": duplicates,
+        "hard_duplicates": bool(form.hard_duplicates),
+    }
 
 
 # --- contacts ----------------------------------------------------------------------------

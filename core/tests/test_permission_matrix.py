@@ -103,6 +103,8 @@ EXPECTED: dict[str, Expect] = {
     ),
     "customers:export": Expect(get="L  F  F  O  O  F  O"),
     "customers:search": Expect(get=POST_ONLY),
+    # The duplicate check: every staff member, across all customers (details only of their own).
+    "customers:check": Expect(get=ALL),
     "customers:saved_view_create": Expect(get=POST_ONLY),
     "customers:saved_view_delete": Expect(("saved_view",), get=POST_ONLY, post="-  -  N  N  N  N  N"),
     "customers:recycle_bin": Expect(get="L  O  O  O  O  F  O"),
