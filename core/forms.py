@@ -119,3 +119,17 @@ class ImportOptionsForm(forms.Form):
         ):
             self.add_error("match_on", _("Choose at least one way to recognise existing records."))
         return cleaned
+
+
+class TwoFactorCodeForm(forms.Form):
+    """A code from the authenticator app, or a recovery code. Whether it is right is the
+    service's question (core.twofactor.two_factor_check); this only takes what was typed."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=64,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false", "size": 12}
+        ),
+    )

@@ -156,6 +156,13 @@ class AuditLog(models.Model):
         PERMISSION_CHANGE = "permission_change", _("Changed permissions")
         ACCOUNT_LOCKED = "account_locked", _("Locked out after failed logins")
         ACCOUNT_UNLOCKED = "account_unlocked", _("Unlocked a locked-out login")
+        # Two-factor authentication (core/twofactor.py).
+        TWO_FACTOR_ENABLED = "2fa_enabled", _("Enabled two-factor authentication")
+        TWO_FACTOR_DISABLED = "2fa_disabled", _("Disabled two-factor authentication")
+        TWO_FACTOR_RESET = "2fa_reset", _("Reset a user's two-factor authentication")
+        TWO_FACTOR_FAILED = "2fa_failed", _("Wrong two-factor code")
+        TWO_FACTOR_RECOVERY_USED = "2fa_recovery_used", _("Signed in with a recovery code")
+        TWO_FACTOR_NEW_CODES = "2fa_new_codes", _("Generated new recovery codes")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -97,3 +97,12 @@ def test_bad_security_settings_stop_the_start(name, value):
     result = _print_settings("1", **{name: value})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+
+
+def test_require_2fa_roles_comes_from_the_environment():
+    assert _print_settings("s.REQUIRE_2FA_ROLES").stdout.strip() == "[]"
+    result = _print_settings("s.REQUIRE_2FA_ROLES", REQUIRE_2FA_ROLES="admin, manager")
+    assert result.stdout.strip() == "['admin', 'sales_manager']", result.stderr
+    result = _print_settings("1", REQUIRE_2FA_ROLES="admin,boss")
+    assert result.returncode != 0
+    assert "REQUIRE_2FA_ROLES names unknown roles: boss" in result.stderr
