@@ -7,6 +7,22 @@ from django.utils.translation import gettext_lazy as _
 from core.models import ImportJob, User
 
 
+class FiniteDecimalField(forms.DecimalField):
+    """A DecimalField that refuses "NaN", "sNaN" and "Infinity" as soon as it reads them.
+
+    Django's DecimalField reads them as Decimals and refuses them only in validate(); but a
+    formset first asks each extra form whether it changed (has_changed), which compares the
+    typed value with the initial one, and comparing a signalling NaN raises InvalidOperation:
+    "sNaN" typed in an order line was a server error (found by tests/test_form_properties.py).
+    A ValidationError here is what has_changed expects from unreadable input."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and not value.is_finite():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
+
+
 class LoginForm(AuthenticationForm):
     error_messages = {
         "invalid_login": _("Wrong username or password. Both are case-sensitive."),
