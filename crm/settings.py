@@ -437,6 +437,12 @@ CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
 # Spreadsheet imports: largest upload accepted, rows per committed batch, and how long after
 # an import "undo" stays available.
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=50)
+# Larger uploads stop being stored as soon as they pass the limit (core/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "core.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
 IMPORT_UNDO_HOURS = env.int("IMPORT_UNDO_HOURS", default=72)
 # Lists never count beyond this many rows ("10,000+"): an exact COUNT(*) over a million
