@@ -47,6 +47,8 @@ def _required_secret(name: str, dev_default: str) -> str:
 
 
 SECRET_KEY = _required_secret("SECRET_KEY", _DEV_SECRET_KEY)
+# Previous SECRET_KEYs still accepted for signatures while rotating (README "Key management").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Field-level encryption of personal data: a comma-separated list of Fernet keys.
 # The first key encrypts; every key decrypts (so old keys can be rotated out).
 FIELD_ENCRYPTION_KEYS = [

@@ -183,3 +183,9 @@ def test_check_deploy_fails_on_an_insecure_setting():
     result = _check_deploy(SECURE_SSL_REDIRECT="false")
     assert result.returncode != 0
     assert "security.W008" in result.stderr + result.stdout
+
+
+def test_secret_key_fallbacks_come_from_the_environment():
+    assert _print_settings("s.SECRET_KEY_FALLBACKS").stdout.strip() == "[]"
+    result = _print_settings("s.SECRET_KEY_FALLBACKS", SECRET_KEY_FALLBACKS="old-key-1,old-key-2")
+    assert result.stdout.strip() == "['old-key-1', 'old-key-2']", result.stderr
