@@ -233,7 +233,7 @@ CUSTOMER_COLUMNS = (
     "owner_id", "team_id", "marketing_consent", "marketing_consent_at", "marketing_consent_channel",
     "info_verified_at", "last_contacted_at", "first_purchase_at", "last_purchase_at", "order_count",
     "total_spend", "search_text", "search_grams", "created_at", "created_by_id", "updated_at",
-    "updated_by_id", "deleted_at", "deleted_by_id", "merged_into_id",
+    "updated_by_id", "deleted_at", "deleted_by_id", "merged_into_id", "anonymised_at",
 )  # fmt: skip
 CONTACT_COLUMNS = (
     "id", "customer_id", "name", "title", "phone", "email", "wechat", "phone_bidx", "email_bidx",
@@ -504,6 +504,7 @@ def build_customers(chunk_no: int, plans: list[tuple]) -> tuple[list, list, list
                 creator,
                 deleted,
                 creator if deleted else None,
+                None,
                 None,
             )
         )
