@@ -16,7 +16,7 @@ from simple_history.utils import bulk_update_with_history
 from core.audit import audit_log
 from core.models import AuditLog, User
 from core.personal_data import normalize_email, normalize_phone
-from customers.models import ConsentRecord, Contact, Customer, CustomerMerge, Tag, TierChange
+from customers.models import ConsentRecord, Contact, Customer, CustomerMerge, Tag, TierChange, pool_for_team
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
 from customers.signals import customer_created, customer_verified
 
@@ -95,6 +95,9 @@ def customer_create(*, user: User | None, data: dict[str, Any], tags: list[Tag] 
     elif not customer.owner_id and not customer.team_id and user is not None:
         # An unowned customer stays with the creator's team, so its managers still see it.
         customer.team = user.team
+    if not customer.owner_id:
+        # Created without an owner: it waits in its team's pool (公海).
+        customer.pool = pool_for_team(customer.team_id)
     if customer.info_verified_at is None:
         # Entering a record is confirming its details.
         customer.info_verified_at = timezone.now()
@@ -144,6 +147,9 @@ def customer_update(
     team_changed = customer.team_id != old_team_id and customer.team_id is not None
     if customer.owner_id and (not customer.team_id or (owner_changed and not team_changed)):
         customer.team = _team_for(customer.owner)
+    if not customer.owner_id and old_owner_id:
+        # The owner was removed: the customer goes to its team's pool.
+        customer.pool = pool_for_team(customer.team_id)
     if customer.marketing_consent and not customer.marketing_consent_at:
         customer.marketing_consent_at = timezone.now()
     if not customer.marketing_consent:
