@@ -446,7 +446,9 @@ class PoolReleaseForm(forms.Form):
 class PoolAssignForm(forms.Form):
     """Assigning pool customers (分配) to a rep: one (ids = its number) or several."""
 
-    ids = forms.CharField(widget=forms.HiddenInput())
+    ids = forms.CharField(
+        widget=forms.HiddenInput(), error_messages={"required": _("Select the customers to assign.")}
+    )
     owner = forms.ModelChoiceField(
         label=_("Assign to"),
         queryset=User.objects.filter(is_active=True),

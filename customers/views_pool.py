@@ -59,7 +59,7 @@ def pool_list(request: HttpRequest) -> HttpResponse:
     Queries: session, user, perms, pools, filter choices, count, page, tags of the page,
     the user's held count and claims today — none grows with the page size."""
     user = request.user
-    pools = list(CustomerPool.objects.for_user(user).prefetch_related("teams"))
+    pools = list(CustomerPool.objects.for_user(user))
     params = request.GET.copy()
     selected = None
     if params.get("pool"):
