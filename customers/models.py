@@ -505,6 +505,14 @@ class Customer(models.Model):
                 name="cust_pool_created_idx",
                 condition=Q(owner__isnull=True, deleted_at__isnull=True),
             ),
+            # ... and by last contact (nulls last), "longest without contact" first or last.
+            PostgresOnlyIndex(
+                F("pool"),
+                F("last_contacted_at").desc(nulls_last=True),
+                F("id").desc(),
+                name="cust_pool_contact_idx",
+                condition=Q(owner__isnull=True, deleted_at__isnull=True),
+            ),
             # Sort by last contact (nulls last) and the last-contacted range filter.
             PostgresOnlyIndex(
                 F("last_contacted_at").desc(nulls_last=True),
