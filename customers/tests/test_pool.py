@@ -296,3 +296,34 @@ def test_every_pool_event_is_on_the_customer_timeline(rep, teammate, manager, te
         f"Released to 华东公海 (owner was {rep})",
     ]
     assert entries[1].body == "不合适"
+
+
+# --- other ways in and out of the pool -------------------------------------------------------
+
+
+def test_owner_changes_on_the_form_and_in_bulk_are_pool_events_too(manager, rep, teammate, team, team_pool):
+    from customers.services import customer_update, customers_bulk_assign_owner
+
+    customer = CustomerFactory(owner=rep)
+    customer_update(customer=customer, user=manager, data={"owner": None})
+    customer.refresh_from_db()
+    assert customer.pool == team_pool
+    customer_update(customer=customer, user=manager, data={"owner": teammate})
+    other = _pooled(team)
+    customers_bulk_assign_owner(customers=Customer.objects.filter(pk=other.pk), owner=rep, user=manager)
+    assert list(PoolEvent.objects.order_by("id").values_list("customer_id", "kind", "owner_id")) == [
+        (customer.pk, "release", rep.pk),
+        (customer.pk, "assign", teammate.pk),
+        (other.pk, "assign", rep.pk),
+    ]
+
+
+def test_erasing_a_customer_empties_the_typed_release_reasons(rep, admin_user, team_pool):
+    from customers.privacy import customer_erase
+
+    customer = CustomerFactory(owner=rep, name="王小二")
+    pool_services.pool_customer_release(customer=customer, user=rep, reason="王小二说不要再打 13812345678")
+    customer.refresh_from_db()
+    customer_erase(customer=customer, user=admin_user, reason="本人要求")
+    event = PoolEvent.objects.get(customer=customer)
+    assert event.reason == "" and event.kind == "release"
