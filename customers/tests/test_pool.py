@@ -1,12 +1,14 @@
 """The customer pool (公海) services: claim limits, the no-reclaim period, release, assignment,
 the automatic return (run twice: one return, one warning) and the timeline."""
 
+import threading
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from core.models import JobRun, Notification
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def default_pool():
     # Created by the data migration (customers 0011).
-    return CustomerPool.objects.get(is_default=True)
+    return pool_for_team(None)
 
 
 @pytest.fixture
@@ -327,3 +329,45 @@ def test_erasing_a_customer_empties_the_typed_release_reasons(rep, admin_user, t
     customer_erase(customer=customer, user=admin_user, reason="本人要求")
     event = PoolEvent.objects.get(customer=customer)
     assert event.reason == "" and event.kind == "release"
+
+
+def test_the_celery_task_runs_the_same_job_and_records_the_run(rep, team, return_rule):
+    from django.conf import settings
+
+    from customers.tasks import pool_auto_return
+
+    customer = CustomerFactory(owner=rep)
+    _aged(customer, 60)
+    assert settings.CELERY_BEAT_SCHEDULE["pool-auto-return"]["task"] == pool_auto_return.name
+    assert pool_auto_return.delay().get() == {"returned": 1, "warned": 0}
+    assert pool_auto_return.delay().get() == {"returned": 0, "warned": 0}
+    assert JobRun.objects.filter(name="pool_auto_return", status=JobRun.Status.SUCCEEDED).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_reps_claiming_the_same_customer_at_once_one_wins(rep, teammate, team):
+    customer = _pooled(team)
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def claim(user):
+        stale = Customer.objects.get(pk=customer.pk)  # both read "no owner"
+        try:
+            barrier.wait(timeout=10)
+            pool_services.pool_customer_claim(customer=stale, user=user)
+            results[user.username] = "won"
+        except ValidationError:
+            results[user.username] = "lost"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(user,)) for user in (rep, teammate)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results.values()) == ["lost", "won"]
+    customer.refresh_from_db()
+    winner = rep if results["rep"] == "won" else teammate
+    assert customer.owner == winner
+    assert list(PoolEvent.objects.values_list("kind", "owner_id")) == [("claim", winner.pk)]
