@@ -856,7 +856,8 @@ class PrivacyRequest(models.Model):
 
 
 class PoolEvent(models.Model):
-    """One claim, release, automatic return or assignment of a customer (customers.pool).
+    """One claim, release, automatic return (or its warning) or assignment of a customer
+    (customers.pool).
 
     Rows are written only by the pool services and never edited; the customer timeline, the
     per-day claim limit and the no-reclaim period read them.
@@ -867,6 +868,8 @@ class PoolEvent(models.Model):
         RELEASE = "release", _("Released to the pool")
         AUTO_RETURN = "auto_return", _("Returned to the pool automatically")
         ASSIGN = "assign", _("Assigned from the pool")
+        # The owner told that the automatic return is near (no owner change).
+        RETURN_WARNING = "return_warning", _("Owner warned of the automatic return")
 
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), related_name="pool_events", on_delete=models.CASCADE

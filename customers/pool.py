@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Greatest
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from core.models import User
 from core.notifications import notify
@@ -32,6 +32,8 @@ AUTO_RETURN_JOB_NAME = "pool_auto_return"
 # PoolEvent.reason of an automatic return: which rule, and its number of days.
 RULE_NO_INTERACTION = "no_interaction"
 RULE_NO_DEAL = "no_deal"
+RETURNED_TITLE = gettext_lazy("%(name)s went back to the pool")
+WARNING_TITLE = gettext_lazy("%(name)s goes back to the pool on %(date)s unless you follow up")
 
 
 # --- reads -------------------------------------------------------------------------------
@@ -314,23 +316,46 @@ def rule_text(reason: str) -> str:
     return reason
 
 
+def _last_warnings(customer_ids: list[int]) -> dict[tuple[int, int], datetime]:
+    """(customer, owner) → when that owner was last warned of the automatic return."""
+    rows = (
+        PoolEvent.objects.filter(customer_id__in=customer_ids, kind=PoolEvent.Kind.RETURN_WARNING)
+        .values("customer_id", "owner_id")
+        .annotate(last=Max("at"))
+        .order_by()
+    )
+    return {(r["customer_id"], r["owner_id"]): r["last"] for r in rows}
+
+
 def pool_return_due(*, now: datetime | None = None) -> dict[str, int]:
-    """The automatic return, for every pool with a rule: owners are warned (once per deadline)
-    `warn_days_before` days ahead, customers past the deadline go back to the pool. Idempotent:
-    a customer returns once (the UPDATE needs its owner unchanged), a warning's dedupe key is
-    the customer, owner and deadline day, so a second run the same day does nothing."""
+    """The automatic return, for every pool with a rule.
+
+    An owner always gets `warn_days_before` days' notice: a customer within that many days of
+    its deadline (or already past it, e.g. when a rule was just switched on) is warned once —
+    a RETURN_WARNING pool event and a notification — and goes back to the pool at the first
+    run that is past the deadline and at least `warn_days_before` days after the warning.
+    A warning from before the current deadline's notice period (the customer was followed up
+    since) does not count. Idempotent: a second run finds the warning event (no new warning)
+    and the customer without its owner (the return's UPDATE needs the owner unchanged)."""
     now = now or timezone.now()
     counts = {"returned": 0, "warned": 0}
     owners: dict[int, User] = {}
     for pool in CustomerPool.objects.all():
         if not pool.has_return_rule:
             continue
-        for row, deadline, rule, days in _deadlines(pool, now):
-            owner = owners.get(row["owner_id"]) or User.objects.get(pk=row["owner_id"])
-            owners[owner.pk] = owner
+        notice = timedelta(days=pool.warn_days_before)
+        due = _deadlines(pool, now)
+        warnings = _last_warnings([row["pk"] for row, *_rest in due])
+        for row, deadline, rule, days in due:
+            if row["owner_id"] not in owners:
+                owners[row["owner_id"]] = User.objects.get(pk=row["owner_id"])
+            owner = owners[row["owner_id"]]
             customer = Customer(pk=row["pk"], name=row["name"], team_id=row["team_id"])
-            url = reverse("customers:detail", args=[row["pk"]])
-            if deadline <= now:
+            warned_at = warnings.get((row["pk"], owner.pk))
+            if warned_at is not None and warned_at < deadline - notice:
+                warned_at = None  # a warning of an earlier deadline
+            noticed = not notice or (warned_at is not None and warned_at <= now - notice)
+            if deadline <= now and noticed:
                 with transaction.atomic():
                     event = _return_to_pool(
                         customer=customer,
@@ -340,29 +365,42 @@ def pool_return_due(*, now: datetime | None = None) -> dict[str, int]:
                         reason=f"{rule}:{days}",
                         now=now,
                     )
-                    if event is None:
-                        continue
-                    counts["returned"] += 1
-                    with translation.override(owner.language or settings.LANGUAGE_CODE):
-                        notify(
-                            recipient=owner,
-                            kind="pool_returned",
-                            title=_("%(name)s went back to the pool") % {"name": customer},
-                            body=rule_text(event.reason),
-                            url=reverse("customers:pool"),
-                            dedupe_key=f"pool-returned:{event.pk}",
-                        )
-            else:
-                with translation.override(owner.language or settings.LANGUAGE_CODE):
-                    sent = notify(
-                        recipient=owner,
-                        kind="pool_return_warning",
-                        title=_("%(name)s goes back to the pool on %(date)s unless you follow up")
-                        % {"name": customer, "date": _date(deadline)},
-                        body=rule_text(f"{rule}:{days}"),
-                        url=url,
-                        dedupe_key=f"pool-warning:{row['pk']}:{owner.pk}:{timezone.localdate(deadline).isoformat()}",
+                    if event is not None:
+                        counts["returned"] += 1
+                        _notify(owner, "pool_returned", RETURNED_TITLE, customer, event, None)
+            elif warned_at is None and notice:
+                with transaction.atomic():
+                    event = PoolEvent.objects.create(
+                        customer=customer,
+                        pool=pool,
+                        kind=PoolEvent.Kind.RETURN_WARNING,
+                        owner=owner,
+                        reason=f"{rule}:{days}",
+                        at=now,
                     )
-                if sent is not None:
+                    _notify(
+                        owner,
+                        "pool_return_warning",
+                        WARNING_TITLE,
+                        customer,
+                        event,
+                        max(deadline, now + notice),
+                    )
                     counts["warned"] += 1
     return counts
+
+
+def _notify(owner: User, kind: str, title, customer: Customer, event: PoolEvent, date) -> None:
+    """Tell the owner, in their language (`title` is lazily translated)."""
+    with translation.override(owner.language or settings.LANGUAGE_CODE):
+        names = {"name": customer, "date": _date(date) if date else ""}
+        notify(
+            recipient=owner,
+            kind=kind,
+            title=str(title) % names,
+            body=rule_text(event.reason),
+            url=reverse("customers:detail", args=[customer.pk])
+            if kind == "pool_return_warning"
+            else reverse("customers:pool"),
+            dedupe_key=f"pool-event:{event.pk}",
+        )

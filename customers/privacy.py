@@ -420,12 +420,12 @@ def _erase_customers(ctx: ErasureContext) -> None:
         )
 
     # Reasons typed when releasing the customer to the pool may name the person; the pool
-    # events stay (who held the customer when), the typed reasons go. Automatic returns'
-    # reasons are rule codes, not text.
+    # events stay (who held the customer when), the typed reasons go. Automatic returns' and
+    # warnings' reasons are rule codes, not text.
     ctx.count(
         "pool_event_reasons",
         PoolEvent.objects.filter(customer_id__in=ids)
-        .exclude(kind=PoolEvent.Kind.AUTO_RETURN)
+        .exclude(kind__in=[PoolEvent.Kind.AUTO_RETURN, PoolEvent.Kind.RETURN_WARNING])
         .exclude(reason="")
         .update(reason=""),
     )

@@ -117,6 +117,9 @@ def _pool_events(customer, user, limit: int) -> list[TimelineEntry]:
         elif event.kind == PoolEvent.Kind.AUTO_RETURN:
             title = _("Returned to %(pool)s automatically (owner was %(owner)s)") % names
             icon, body = "hourglass-bottom", rule_text(event.reason)
+        elif event.kind == PoolEvent.Kind.RETURN_WARNING:
+            title = _("%(owner)s warned: the customer returns to %(pool)s unless followed up") % names
+            icon, body = "bell", rule_text(event.reason)
         else:
             title, icon, body = _("Assigned from %(pool)s to %(owner)s") % names, "person-check", ""
         entries.append(

@@ -223,15 +223,18 @@ def _aged(customer: Customer, days: int, **fields) -> None:
     Customer.objects.filter(pk=customer.pk).update(created_at=timezone.now() - timedelta(days=days), **fields)
 
 
-def test_automatic_return_run_twice_returns_once_and_warns_once(rep, team, return_rule):
+def test_automatic_return_warns_first_and_run_twice_returns_once(rep, team, return_rule):
+    now = timezone.now()
     due = CustomerFactory(owner=rep, name="该退回")
-    _aged(due, 40, last_contacted_at=timezone.now() - timedelta(days=31))
+    _aged(due, 40, last_contacted_at=now - timedelta(days=31))
     nearly = CustomerFactory(owner=rep, name="快到期")
-    _aged(nearly, 40, last_contacted_at=timezone.now() - timedelta(days=28))
+    _aged(nearly, 40, last_contacted_at=now - timedelta(days=28))
     fresh = CustomerFactory(owner=rep, name="刚联系")
-    _aged(fresh, 40, last_contacted_at=timezone.now() - timedelta(days=2))
+    _aged(fresh, 40, last_contacted_at=now - timedelta(days=2))
+    # Three days ago `due` was 28 days without contact: its owner was warned then.
+    assert pool_services.pool_return_due(now=now - timedelta(days=3)) == {"returned": 0, "warned": 1}
 
-    # Once through the management command (as the Celery task, via run_job), once directly.
+    # Today, twice: once through the management command (as the Celery task, via run_job).
     call_command("pool_auto_return", stdout=StringIO())
     second = pool_services.pool_return_due()
 
@@ -239,13 +242,41 @@ def test_automatic_return_run_twice_returns_once_and_warns_once(rep, team, retur
     due.refresh_from_db(), nearly.refresh_from_db(), fresh.refresh_from_db()
     assert due.owner is None and due.pool == return_rule
     assert nearly.owner == rep and fresh.owner == rep
-    assert PoolEvent.objects.filter(kind="auto_return").count() == 1
     event = PoolEvent.objects.get(kind="auto_return")
     assert (event.customer, event.owner, event.actor, event.reason) == (due, rep, None, "no_interaction:30")
-    assert Notification.objects.filter(recipient=rep, kind="pool_return_warning").count() == 1
+    warnings = PoolEvent.objects.filter(kind="return_warning")
+    assert sorted(warnings.values_list("customer__name", flat=True)) == ["快到期", "该退回"]
+    assert Notification.objects.filter(recipient=rep, kind="pool_return_warning").count() == 2
     assert Notification.objects.filter(recipient=rep, kind="pool_returned").count() == 1
     run = JobRun.objects.get(name=pool_services.AUTO_RETURN_JOB_NAME)
     assert run.counts == {"returned": 1, "warned": 1}
+
+
+def test_a_customer_long_past_the_limit_is_warned_first_and_returned_after_the_notice(rep, team, return_rule):
+    # E.g. the rule was just switched on: nobody loses a customer without notice.
+    now = timezone.now()
+    customer = CustomerFactory(owner=rep)
+    _aged(customer, 100)
+    assert pool_services.pool_return_due(now=now) == {"returned": 0, "warned": 1}
+    assert pool_services.pool_return_due(now=now + timedelta(days=2)) == {"returned": 0, "warned": 0}
+    assert pool_services.pool_return_due(now=now + timedelta(days=3)) == {"returned": 1, "warned": 0}
+    customer.refresh_from_db()
+    assert customer.owner is None
+
+
+def test_a_follow_up_after_the_warning_keeps_the_customer_and_a_later_lapse_warns_again(
+    rep, team, return_rule
+):
+    now = timezone.now()
+    customer = CustomerFactory(owner=rep)
+    _aged(customer, 40, last_contacted_at=now - timedelta(days=28))
+    assert pool_services.pool_return_due(now=now) == {"returned": 0, "warned": 1}
+    Customer.objects.filter(pk=customer.pk).update(last_contacted_at=now + timedelta(days=1))
+    assert pool_services.pool_return_due(now=now + timedelta(days=5)) == {"returned": 0, "warned": 0}
+    # 28 days after that follow-up: a new deadline, a new warning.
+    assert pool_services.pool_return_due(now=now + timedelta(days=29)) == {"returned": 0, "warned": 1}
+    customer.refresh_from_db()
+    assert customer.owner == rep
 
 
 def test_the_clock_starts_again_when_the_customer_is_claimed(rep, team, return_rule):
@@ -257,6 +288,7 @@ def test_the_clock_starts_again_when_the_customer_is_claimed(rep, team, return_r
 
 def test_no_purchase_rule_returns_customers_without_a_recent_purchase(rep, team, team_pool):
     team_pool.return_without_deal_days = 90
+    team_pool.warn_days_before = 0  # no notice: returned at the deadline
     team_pool.save()
     bought = CustomerFactory(owner=rep)
     _aged(bought, 200, last_purchase_at=timezone.now() - timedelta(days=10))
@@ -276,6 +308,7 @@ def test_pools_without_a_rule_return_nothing(rep, default_pool):
 
 def test_the_default_pools_rule_covers_teams_without_a_pool(other_rep, default_pool, team_pool):
     default_pool.return_without_interaction_days = 10
+    default_pool.warn_days_before = 0
     default_pool.save()
     customer = CustomerFactory(owner=other_rep)
     _aged(customer, 20)
@@ -339,7 +372,7 @@ def test_the_celery_task_runs_the_same_job_and_records_the_run(rep, team, return
     customer = CustomerFactory(owner=rep)
     _aged(customer, 60)
     assert settings.CELERY_BEAT_SCHEDULE["pool-auto-return"]["task"] == pool_auto_return.name
-    assert pool_auto_return.delay().get() == {"returned": 1, "warned": 0}
+    assert pool_auto_return.delay().get() == {"returned": 0, "warned": 1}
     assert pool_auto_return.delay().get() == {"returned": 0, "warned": 0}
     assert JobRun.objects.filter(name="pool_auto_return", status=JobRun.Status.SUCCEEDED).count() == 2
 
