@@ -80,5 +80,19 @@ check: install-dev assets messages lint
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	scripts/check-deploy.sh $(PY)
 
+# Benchmarks (issue 10) against a throwaway PostgreSQL: generate a data set, then measure on it.
+# Small by default; full size: make bench BENCH_CUSTOMERS=1000000 BENCH_INTERACTIONS=5000000 BENCH_ORDERS=1000000
+BENCH_CUSTOMERS ?= 20000
+BENCH_INTERACTIONS ?= 100000
+BENCH_ORDERS ?= 20000
+BENCH_IMPORT_ROWS ?= 10000
+
+bench: install-dev
+	scripts/with-test-services.sh sh -ec '\
+		$(PY) bench/generate.py --customers $(BENCH_CUSTOMERS) --interactions $(BENCH_INTERACTIONS) --orders $(BENCH_ORDERS); \
+		$(PY) bench/run.py; \
+		$(PY) bench/import_bench.py --rows $(BENCH_IMPORT_ROWS); \
+	'
+
 clean:
 	rm -rf $(VENV) node_modules var/staticfiles

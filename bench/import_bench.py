@@ -13,7 +13,6 @@ table.
 import argparse
 import csv
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -21,31 +20,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import setup_django  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
 CITIES = ["上海市", "北京市", "深圳市", "广州市", "杭州市", "成都市", "Shanghai", "Beijing"]
 HEADER = ["客户名称", "手机", "邮箱", "省份", "城市", "公司", "生日", "标签", "备注"]
-
-
-def _setup_django():
-    sys.path.insert(0, str(ROOT))
-    if os.environ.get("TEST_DATABASE_URL") and not os.environ.get("DATABASE_URL"):
-        # A throwaway server from scripts/with-test-services.sh: use (and create) crm_bench.
-        base = os.environ["TEST_DATABASE_URL"].rsplit("/", 1)[0]
-        os.environ["DATABASE_URL"] = f"{base}/crm_bench"
-        import psycopg
-
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
-            if not connection.execute("SELECT 1 FROM pg_database WHERE datname = 'crm_bench'").fetchone():
-                connection.execute(
-                    "CREATE DATABASE crm_bench TEMPLATE template0 ENCODING 'UTF8' LC_CTYPE 'C.UTF-8' LC_COLLATE 'C.UTF-8'"
-                )
-    os.environ.setdefault("DEBUG", "true")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
-    import django
-
-    django.setup()
 
 
 def _rows(count: int):
@@ -97,7 +80,7 @@ def scenario(name: str, path: str) -> dict:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = sum(1 for _row in csv.reader(handle))
     else:
-        _setup_django()
+        setup_django()
         from django.core.files import File
 
         from core.importing import import_run, job_prepare
@@ -137,7 +120,7 @@ def main():
     if args.child:
         print(json.dumps(scenario(*args.child)))
         return
-    _setup_django()
+    setup_django()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

@@ -1,9 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.models import AuditLog, JobRun, Notification, Role, Team, User
 
@@ -14,9 +17,36 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = BaseUserAdmin.add_fieldsets + (
         (_("CRM"), {"fields": ("first_name", "last_name", "email", "team", "groups")}),
     )
-    list_display = ("username", "get_full_name", "email", "team", "is_active", "is_staff")
+    list_display = ("username", "get_full_name", "email", "team", "is_active", "is_staff", "two_factor")
     list_filter = ("team", "groups", "is_active", "is_staff")
     list_select_related = ("team",)
+    actions = ["reset_two_factor"]
+
+    def get_queryset(self, request):
+        enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(_two_factor=Exists(enrolled))
+
+    @admin.display(description=_("two-factor"), boolean=True, ordering="_two_factor")
+    def two_factor(self, obj: User) -> bool:
+        return obj._two_factor
+
+    @admin.action(description=_("Reset two-factor authentication (lost phone)"), permissions=["change"])
+    def reset_two_factor(self, request, queryset):
+        """The users sign in with their password alone and set up their app again (at once
+        when their role requires it). Audited per user."""
+        from core.twofactor import two_factor_reset
+
+        count = sum(two_factor_reset(user=user, by=request.user, request=request) for user in queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "Two-factor authentication reset for %(count)d user.",
+                "Two-factor authentication reset for %(count)d users.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )
 
 
 @admin.register(Team)
@@ -34,6 +64,13 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 admin.site.unregister(Group)
+
+# django-otp's device admins show each user's TOTP secret and QR code: with them an admin
+# could copy anyone's second factor. Admins reset a user's second factor with the action
+# above (audited) instead.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
 
 
 @admin.register(Group)

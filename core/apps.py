@@ -19,6 +19,10 @@ class CoreConfig(AppConfig):
         post_migrate.connect(signals.sync_roles_after_migrate, dispatch_uid="core.sync_roles")
         # Logins, logouts, failed logins, lockouts and unlocks go to the audit log.
         user_logged_in.connect(signals.audit_login, dispatch_uid="core.audit_login")
+        # A session of an account with two-factor authentication owes the second step.
+        from core.twofactor import mark_session_after_login
+
+        user_logged_in.connect(mark_session_after_login, dispatch_uid="core.two_factor_session")
         user_logged_out.connect(signals.audit_logout, dispatch_uid="core.audit_logout")
         user_login_failed.connect(signals.audit_login_failed, dispatch_uid="core.audit_login_failed")
         user_locked_out.connect(signals.audit_lockout, dispatch_uid="core.audit_lockout")

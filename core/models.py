@@ -177,6 +177,13 @@ class AuditLog(models.Model):
         # Personal-information rights (customers/privacy.py).
         PRIVACY_EXPORT = "privacy_export", _("Exported a person's data (access request)")
         ERASE = "erase", _("Erased personal data")
+        # Two-factor authentication (core/twofactor.py).
+        TWO_FACTOR_ENABLED = "2fa_enabled", _("Enabled two-factor authentication")
+        TWO_FACTOR_DISABLED = "2fa_disabled", _("Disabled two-factor authentication")
+        TWO_FACTOR_RESET = "2fa_reset", _("Reset a user's two-factor authentication")
+        TWO_FACTOR_FAILED = "2fa_failed", _("Wrong two-factor code")
+        TWO_FACTOR_RECOVERY_USED = "2fa_recovery_used", _("Signed in with a recovery code")
+        TWO_FACTOR_NEW_CODES = "2fa_new_codes", _("Generated new recovery codes")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

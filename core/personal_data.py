@@ -20,10 +20,13 @@ DEFAULT_REGION = "CN"
 def _clean(raw: str) -> str:
     # Full-width digits and symbols (１３８, ＋) become ASCII; spaces of every kind go.
     text = unicodedata.normalize("NFKC", str(raw)).strip()
-    # Numbers exported from Excel: "13800138000.0", "1.38001380E+10".
+    # Numbers exported from Excel: "13800138000.0", "1.38001380E+10". The exponent has at
+    # most two digits: "1E309" is no phone number, and float() makes it infinity, which int()
+    # refuses with OverflowError (a server error in the customer form and the search box,
+    # found by tests/test_form_properties.py).
     if re.fullmatch(r"\d+\.0+", text):
         text = text.split(".")[0]
-    elif re.fullmatch(r"\d(\.\d+)?[eE]\+?\d+", text):
+    elif re.fullmatch(r"\d(\.\d+)?[eE]\+?\d{1,2}", text):
         text = str(int(float(text)))
     return re.sub(r"[\s\-()（）.·/]", "", text)
 

@@ -31,6 +31,11 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTED_MARKER = "EncryptionInfo".encode("utf-16-le")
 CSV_DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
+# Text-like files that are not CSV, recognised by how they start (lower case): PDF and RTF
+# documents, PostScript; and markup (HTML, XML, SVG) that would otherwise be read as one
+# column of tags.
+NOT_SPREADSHEET_MAGIC = (b"%pdf-", b"{\\rtf", b"%!ps")
+MARKUP_MAGIC = (b"<!doctype", b"<html", b"<table", b"<?xml", b"<svg", b"<!--")
 
 
 class UnusableFile(Exception):
@@ -61,6 +66,16 @@ class Table:
         text = io.TextIOWrapper(stream, encoding=self._encoding, newline="")
         try:
             yield from enumerate(csv.reader(text, delimiter=self._delimiter), start=1)
+        except csv.Error as exc:
+            # A cell past the csv module's field limit (a 1 MB "cell": a binary or a document
+            # renamed .csv) was a server error (found by customers/tests/test_import_views.py).
+            raise UnusableFile(
+                _(
+                    "A cell of the file is longer than %(limit)d characters, so it is probably "
+                    "not a CSV file. Save it from Excel as .xlsx or CSV and upload that."
+                )
+                % {"limit": csv.field_size_limit()}
+            ) from exc
         finally:
             text.detach()
 
@@ -106,9 +121,23 @@ def open_table(stream: IO[bytes]) -> Table:
         return _open_workbook(stream, "xls")
     if head.startswith(ZIP_MAGIC):
         return _open_workbook(stream, "xlsx")
-    if b"\x00" in head:
+    if b"\x00" in head or _starts_with(head, NOT_SPREADSHEET_MAGIC):
         raise UnusableFile(_("This is not a spreadsheet. Upload an .xlsx, .xls or .csv file."))
+    if _starts_with(head, MARKUP_MAGIC):
+        # Many business systems "export to Excel" as a web page named .xls.
+        raise UnusableFile(
+            _(
+                "This file is a web page or XML document with a spreadsheet name. Open it in Excel "
+                "and save it as .xlsx (or CSV), then upload that."
+            )
+        )
     return _open_csv(stream, head)
+
+
+def _starts_with(head: bytes, prefixes: tuple[bytes, ...]) -> bool:
+    """Does the file start (after a BOM and blank space, in any case) with one of `prefixes`?"""
+    start = head[:512].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    return start.startswith(prefixes)
 
 
 def _open_workbook(stream: IO[bytes], fmt: str) -> Table:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from core import views, views_exports, views_imports
+from core import views, views_account, views_exports, views_imports
 
 app_name = "core"
 
@@ -8,6 +8,21 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("language/", views.set_language, name="set_language"),
     path("healthz/", views.health, name="health"),
+    # My account and two-factor authentication (core/views_account.py).
+    path("accounts/security/", views_account.account, name="account"),
+    path("accounts/two-factor/verify/", views_account.two_factor_verify, name="two_factor_verify"),
+    path("accounts/two-factor/enrol/", views_account.two_factor_enrol, name="two_factor_enrol"),
+    path(
+        "accounts/two-factor/recovery-codes/",
+        views_account.two_factor_recovery_codes,
+        name="two_factor_recovery_codes",
+    ),
+    path(
+        "accounts/two-factor/recovery-codes/new/",
+        views_account.two_factor_recovery_regenerate,
+        name="two_factor_recovery_regenerate",
+    ),
+    path("accounts/two-factor/disable/", views_account.two_factor_disable, name="two_factor_disable"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/<int:pk>/open/", views.notification_open, name="notification_open"),
     path("notifications/read-all/", views.notifications_read_all, name="notifications_read_all"),

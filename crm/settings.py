@@ -47,6 +47,8 @@ def _required_secret(name: str, dev_default: str) -> str:
 
 
 SECRET_KEY = _required_secret("SECRET_KEY", _DEV_SECRET_KEY)
+# Previous SECRET_KEYs still accepted for signatures while rotating (README "Key management").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Field-level encryption of personal data: a comma-separated list of Fernet keys.
 # The first key encrypts; every key decrypts (so old keys can be rotated out).
 FIELD_ENCRYPTION_KEYS = [
@@ -75,6 +77,11 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "csp",
+    # Two-factor authentication (TOTP apps and one-time recovery codes); before "core", whose
+    # admin unregisters their device admins (core/admin.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "customers",
     "interactions",
@@ -92,6 +99,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): has this session passed the second login step (django-otp)?
+    "django_otp.middleware.OTPMiddleware",
+    # Sends a session that still owes its second step (or must enrol first) to that page.
+    "core.middleware.TwoFactorMiddleware",
     # Tells the audit signal handlers (core/signals.py) who is changing roles and teams.
     "core.middleware.AuditRequestMiddleware",
     # After authentication: a signed-in user's saved language wins over the browser's.
@@ -163,6 +174,29 @@ AXES_LOCKOUT_CALLABLE = "core.views.login_locked_out"
 # Successful logins are already in our audit log; axes' own access log would keep a second
 # copy (with user agents) for ever.
 AXES_DISABLE_ACCESS_LOG = True
+
+# Two-factor authentication (core/twofactor.py; README "Security"). Anyone may enrol a TOTP
+# app on their account page; the roles named here must enrol before they can use the app.
+# Role names: admin (superusers count as admins), sales_manager (or "manager"), sales_rep,
+# customer_service. Empty: optional for everyone.
+_TWO_FACTOR_ROLE_ALIASES = {"manager": "sales_manager"}
+REQUIRE_2FA_ROLES = sorted(
+    {_TWO_FACTOR_ROLE_ALIASES.get(r.strip(), r.strip()) for r in env.list("REQUIRE_2FA_ROLES", default=[])}
+    - {""}
+)
+_TWO_FACTOR_ROLES = {"admin", "sales_manager", "sales_rep", "customer_service"}
+if set(REQUIRE_2FA_ROLES) - _TWO_FACTOR_ROLES:
+    raise ImproperlyConfigured(
+        "REQUIRE_2FA_ROLES names unknown roles: "
+        f"{', '.join(sorted(set(REQUIRE_2FA_ROLES) - _TWO_FACTOR_ROLES))}. "
+        f"Use a comma-separated list of: {', '.join(sorted(_TWO_FACTOR_ROLES))}."
+    )
+# The name authenticator apps show next to the username.
+OTP_TOTP_ISSUER = env.str("TWO_FACTOR_ISSUER", default="CRM")
+# django-otp's own throttle: after each wrong code the next try on that device must wait
+# 1, 2, 4, 8 ... seconds (doubling); a right code resets it.
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -433,6 +467,12 @@ CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
 # Spreadsheet imports: largest upload accepted, rows per committed batch, and how long after
 # an import "undo" stays available.
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=50)
+# Larger uploads stop being stored as soon as they pass the limit (core/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "core.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
 IMPORT_UNDO_HOURS = env.int("IMPORT_UNDO_HOURS", default=72)
 # Lists never count beyond this many rows ("10,000+"): an exact COUNT(*) over a million

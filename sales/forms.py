@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import FiniteDecimalField
 from customers.forms import staff_choices
 from interactions.forms import DateTimeInput
 from sales.models import Order, OrderLine, Product
@@ -36,6 +37,11 @@ class OrderLineForm(forms.ModelForm):
     class Meta:
         model = OrderLine
         fields = ["product", "quantity", "unit_price", "discount"]
+        field_classes = {
+            "quantity": FiniteDecimalField,
+            "unit_price": FiniteDecimalField,
+            "discount": FiniteDecimalField,
+        }
         widgets = {
             "quantity": forms.NumberInput(attrs={"step": "any", "min": "0"}),
             "unit_price": forms.NumberInput(attrs={"step": "0.01", "min": "0"}),

@@ -97,3 +97,95 @@ def test_bad_security_settings_stop_the_start(name, value):
     result = _print_settings("1", **{name: value})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+
+
+def test_require_2fa_roles_comes_from_the_environment():
+    assert _print_settings("s.REQUIRE_2FA_ROLES").stdout.strip() == "[]"
+    result = _print_settings("s.REQUIRE_2FA_ROLES", REQUIRE_2FA_ROLES="admin, manager")
+    assert result.stdout.strip() == "['admin', 'sales_manager']", result.stderr
+    result = _print_settings("1", REQUIRE_2FA_ROLES="admin,boss")
+    assert result.returncode != 0
+    assert "REQUIRE_2FA_ROLES names unknown roles: boss" in result.stderr
+
+
+# --- manage.py check --deploy (CI runs scripts/check-deploy.sh; this keeps it in the suite) ---
+
+
+def _deploy_env(**overrides) -> dict[str, str]:
+    """Production-like values, as scripts/check-deploy.sh sets them: DEBUG off, fresh random
+    keys, servers that are never reached (check --deploy does not connect)."""
+    import base64
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    # Not the test run's own variables (conftest.py sets DJANGO_ALLOW_ASYNC_UNSAFE for the
+    # browser tests, which check --deploy rightly warns about).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TEST_") and k not in PROD_ENV and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
+    env.update(
+        ENV_FILE="",
+        DEBUG="false",
+        DJANGO_SETTINGS_MODULE="crm.settings",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        BLIND_INDEX_KEY=secrets.token_urlsafe(48),
+        BACKUP_ENCRYPTION_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        ALLOWED_HOSTS="crm.example.com",
+        DATABASE_URL="postgres://crm:unused@127.0.0.1:1/crm",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        SECURE_HSTS_SECONDS="31536000",
+    )
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def _check_deploy(**overrides) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_deploy_env(**overrides),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_passes_with_production_settings():
+    result = _check_deploy()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_passes_with_two_factor_required():
+    assert _check_deploy(REQUIRE_2FA_ROLES="admin,manager").returncode == 0
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "BLIND_INDEX_KEY"])
+def test_a_missing_key_stops_manage_py_with_a_clear_message(missing):
+    result = _check_deploy(**{missing: None})
+    assert result.returncode != 0
+    assert (
+        f"ImproperlyConfigured: The environment variable {missing} is not set. It is required when "
+        "DEBUG is off; see .env.example for how to generate it."
+    ) in result.stderr
+
+
+def test_check_deploy_fails_on_an_insecure_setting():
+    # The test can fail: with HTTPS redirects off, check --deploy warns and exits non-zero.
+    result = _check_deploy(SECURE_SSL_REDIRECT="false")
+    assert result.returncode != 0
+    assert "security.W008" in result.stderr + result.stdout
+
+
+def test_secret_key_fallbacks_come_from_the_environment():
+    assert _print_settings("s.SECRET_KEY_FALLBACKS").stdout.strip() == "[]"
+    result = _print_settings("s.SECRET_KEY_FALLBACKS", SECRET_KEY_FALLBACKS="old-key-1,old-key-2")
+    assert result.stdout.strip() == "['old-key-1', 'old-key-2']", result.stderr

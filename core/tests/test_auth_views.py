@@ -115,3 +115,13 @@ def test_logins_logouts_and_failed_logins_are_audited(client, rep):
         ("logout", "rep", "10.0.0.7", {}),
     ]
     assert "wrong" not in repr(entries)  # never the password
+
+
+def test_a_very_long_username_is_refused_without_a_server_error(client, rep):
+    """Found by tests/test_form_properties.py: 256+ characters crashed django-axes' record."""
+    from axes.models import AccessAttempt
+
+    response = client.post("/accounts/login/", {"username": "张" * 300, "password": "x"})
+    assert response.status_code == 200
+    assert not AccessAttempt.objects.exists()
+    assert "_auth_user_id" not in client.session

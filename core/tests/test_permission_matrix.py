@@ -73,6 +73,17 @@ EXPECTED: dict[str, Expect] = {
     "core:home": Expect(get=ALL),
     "core:set_language": Expect(get="M  M  M  M  M  M  M"),
     "core:health": Expect(get="O  O  O  O  O  O  O"),
+    # My account and two-factor authentication: everyone may enrol (only REQUIRE_2FA_ROLES
+    # must). The personas have no second factor: the code page sends them on, turning off
+    # and new recovery codes send them back to the account page, changing nothing.
+    "core:account": Expect(get=ALL),
+    "core:two_factor_enrol": Expect(get=ALL),
+    "core:two_factor_verify": Expect(get=ALL),
+    "core:two_factor_recovery_codes": Expect(get=ALL),
+    "core:two_factor_recovery_regenerate": Expect(
+        get=POST_ONLY, post="-  0  0  0  0  0  0", data=(("code", "123456"),)
+    ),
+    "core:two_factor_disable": Expect(get=POST_ONLY, post="-  0  0  0  0  0  0", data=(("code", "123456"),)),
     "core:notifications": Expect(get=ALL),
     # Only one's own notifications, admins included.
     "core:notification_open": Expect(("notification",), get="L  O  N  N  N  N  N"),

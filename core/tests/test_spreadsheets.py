@@ -209,6 +209,15 @@ def test_csv_with_semicolons_or_tabs():
         (b"   \n  \n", "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a spreadsheet"),
         (b"PK\x03\x04not really a zip", "could not be read"),
+        # Renamed documents that contain no NUL byte near the start (so not caught as binary).
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n", "not a spreadsheet"),
+        (b"{\\rtf1\\ansi hello}", "not a spreadsheet"),
+        ("\ufeff <!DOCTYPE html><html><table><tr><td>姓名</td></tr></table>".encode(), "web page"),
+        (b"<table><tr><td>name</td></tr></table>", "web page"),
+        (
+            b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>',
+            "web page",
+        ),
         (
             b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
             + b"\x00" * 100
@@ -227,3 +236,10 @@ def test_unusable_files_get_a_reason(content, message):
 def test_workbook_without_data_is_unusable():
     with pytest.raises(UnusableFile):
         open_table(_xlsx(lambda workbook: workbook.add_worksheet()))
+
+
+def test_a_cell_past_the_csv_field_limit_is_a_reason_not_a_crash():
+    # Regression: csv.Error ("field larger than field limit") escaped as a server error.
+    table = open_table(io.BytesIO(b"name,phone\n" + b"x" * 200_000 + b",1\n"))
+    with pytest.raises(UnusableFile, match="longer than 131072 characters"):
+        list(table.rows())

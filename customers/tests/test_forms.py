@@ -210,3 +210,13 @@ def test_date_fields_show_iso_dates_in_every_language(client, rep):
     client.force_login(rep)
     body = client.get(f"/customers/{customer.pk}/edit/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert 'value="1990-05-01"' in body
+
+
+def test_a_phone_in_huge_scientific_notation_is_refused_not_a_server_error(client, rep):
+    # Regression: "1E309" in a phone field (and in the search box) raised OverflowError.
+    client.force_login(rep)
+    response = client.post("/customers/new/", {**VALID, "other_phone": "1E309"})
+    assert response.status_code == 200
+    assert "other_phone" in response.context["form"].errors
+    assert not Customer.objects.exists()
+    assert client.get("/customers/?q=1E309").status_code == 200

@@ -115,6 +115,63 @@ def test_no_header_and_empty_files_are_refused(client, rep):
     assert ImportJob.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("客户.xlsx", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "This is not a spreadsheet"),
+        ("客户.xls", "<html><table><tr><td>姓名</td></tr></table></html>".encode(), "web page"),
+        ("客户.csv", b"MZ\x90\x00\x03\x00\x00\x00", "This is not a spreadsheet"),
+    ],
+    ids=["pdf renamed .xlsx", "html saved as .xls", "program renamed .csv"],
+)
+def test_a_renamed_file_that_is_no_spreadsheet_is_refused_by_its_content(client, rep, name, content, message):
+    client.force_login(rep)
+    response = upload(client, content=content, name=name)
+    assert response.status_code == 200
+    assert message in response.context["form"].errors["file"][0]
+    assert ImportJob.objects.count() == 0
+
+
+def test_the_refusal_of_a_renamed_file_is_translated(client, rep, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    client.force_login(rep)
+    response = client.post(
+        UPLOAD,
+        {"kind": "customers", "file": SimpleUploadedFile("a.xlsx", b"%PDF-1.7\n")},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert "这不是表格文件" in response.context["form"].errors["file"][0]
+
+
+def test_a_file_over_the_limit_is_refused_and_not_kept(client, rep, settings):
+    settings.IMPORT_MAX_UPLOAD_MB = 1
+    client.force_login(rep)
+    big = xlsx(GOOD) + b"\x00" * (1024 * 1024)  # a real workbook, padded past 1 MB
+    response = upload(client, content=big)
+    assert response.status_code == 200
+    assert "larger than 1 MB" in response.context["form"].errors["file"][0]
+    assert ImportJob.objects.count() == 0
+    # Exactly at the limit is accepted as far as size goes (the padding then makes it unreadable).
+    response = upload(client, content=b"a,b\n" + b"x" * (1024 * 1024 - 4))
+    assert "larger than" not in str(response.context and response.context["form"].errors)
+
+
+def test_an_upload_stops_being_stored_past_the_limit(settings, rf):
+    # The upload handler passes nothing beyond the limit on, so a huge file never reaches
+    # memory or a temporary file; the form refuses the stand-in by its size.
+    from core.uploads import OversizedUpload, SizeLimitUploadHandler
+
+    settings.IMPORT_MAX_UPLOAD_MB = 1
+    handler = SizeLimitUploadHandler(rf.post("/"))
+    handler.new_file("file", "big.xlsx", "application/octet-stream", None)
+    chunk = b"x" * handler.chunk_size
+    passed = [handler.receive_data_chunk(chunk, i * len(chunk)) for i in range(40)]
+    assert sum(len(c) for c in passed if c) <= 1024 * 1024
+    stand_in = handler.file_complete(40 * len(chunk))
+    assert isinstance(stand_in, OversizedUpload) and stand_in.size == 40 * len(chunk)
+    assert stand_in.read() == b""
+
+
 def test_too_large_upload_is_refused(client, rep, settings):
     settings.IMPORT_MAX_UPLOAD_MB = 0
     client.force_login(rep)

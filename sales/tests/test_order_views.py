@@ -200,3 +200,17 @@ def test_orders_and_opportunities_on_the_customer_timeline(client, rep, customer
     client.force_login(rep)
     timeline = client.get(f"/customers/{customer.pk}/?kind=order").context["timeline"]
     assert [e.kind for e in timeline] == ["order"]
+
+
+@pytest.mark.parametrize("value", ["sNaN", "-sNaN", "NaN", "Infinity"])
+def test_a_number_that_is_not_a_number_in_a_line_is_refused_not_a_server_error(
+    client, rep, customer, products, value
+):
+    # Regression: "sNaN" in an order line raised InvalidOperation while the formset compared
+    # it with the line's initial value (found by tests/test_form_properties.py).
+    client.force_login(rep)
+    line = {"product": products[0].pk, "quantity": value, "discount": value, "unit_price": value}
+    response = client.post(f"/sales/orders/new/?customer={customer.pk}", _form(customer, [line, line]))
+    assert response.status_code == 200
+    assert response.context["formset"].forms[0].errors["quantity"]
+    assert not Order.objects.exists()
