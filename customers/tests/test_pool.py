@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.models import JobRun, Notification
 from customers import pool as pool_services
@@ -18,6 +18,13 @@ from customers.tests.factories import CustomerFactory
 from customers.timeline import customer_timeline
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The messages below are matched in English; test_messages_are_translated checks zh-hans."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
@@ -78,6 +85,12 @@ def test_claiming_a_customer_that_has_an_owner_fails_and_changes_nothing(rep, te
     customer.refresh_from_db()
     assert customer.owner == teammate
     assert not PoolEvent.objects.exists()
+
+
+def test_messages_are_translated(rep, teammate, team):
+    customer = CustomerFactory(owner=teammate)
+    with translation.override("zh-hans"), pytest.raises(ValidationError, match="该客户已有负责人"):
+        pool_services.pool_customer_claim(customer=customer, user=rep)
 
 
 def test_the_claim_is_a_conditional_update_so_a_stale_copy_loses_the_race(rep, teammate, team):

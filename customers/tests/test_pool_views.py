@@ -11,6 +11,14 @@ from customers.tests.factories import CustomerFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def english(client):
+    """Messages are matched in English (users without a saved language follow the browser);
+    test_messages_follow_the_users_language checks zh-hans."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 MOBILE = "13812345678"
 EMAIL = "zhang.sanfeng@example.com"
 
@@ -121,6 +129,14 @@ def test_a_rep_claims_a_pool_customer(client, rep, pooled):
     assert response.status_code == 302 and response["Location"] == f"/customers/{pooled.pk}/"
     pooled.refresh_from_db()
     assert pooled.owner == rep
+
+
+def test_messages_follow_the_users_language(client, rep, teammate, pooled):
+    Customer.objects.filter(pk=pooled.pk).update(owner=teammate)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    client.force_login(rep)
+    response = client.post(f"/customers/pool/{pooled.pk}/claim/")
+    assert any("该客户已有负责人" in m for m in _messages(response))
 
 
 def test_claiming_a_customer_that_has_an_owner_answers_an_error_and_changes_nothing(
