@@ -233,7 +233,7 @@ CUSTOMER_COLUMNS = (
     "owner_id", "team_id", "marketing_consent", "marketing_consent_at", "marketing_consent_channel",
     "info_verified_at", "last_contacted_at", "first_purchase_at", "last_purchase_at", "order_count",
     "total_spend", "search_text", "search_grams", "created_at", "created_by_id", "updated_at",
-    "updated_by_id", "deleted_at", "deleted_by_id", "merged_into_id", "anonymised_at",
+    "updated_by_id", "deleted_at", "deleted_by_id", "merged_into_id", "anonymised_at", "pool_id",
 )  # fmt: skip
 CONTACT_COLUMNS = (
     "id", "customer_id", "name", "title", "phone", "email", "wechat", "phone_bidx", "email_bidx",
@@ -506,6 +506,7 @@ def build_customers(chunk_no: int, plans: list[tuple]) -> tuple[list, list, list
                 creator if deleted else None,
                 None,
                 None,
+                None if owner_id else ctx["default_pool_id"],
             )
         )
         if len(samples) < 3 and mobile:
@@ -1126,7 +1127,7 @@ class Generator:
         from django.conf import settings
         from django.forms.models import model_to_dict
 
-        from customers.models import Contact, Customer
+        from customers.models import Contact, Customer, pool_for_team
         from sales.models import ChurnSettings
 
         _columns(Customer, CUSTOMER_COLUMNS)
@@ -1147,6 +1148,9 @@ class Generator:
             "churn_settings": churn_settings,
             "churn_threshold": churn.threshold,
             "language": settings.LANGUAGE_CODE,
+            # Customers without an owner wait in the pool (公海); the generated teams have no
+            # pool of their own, so that is the company-wide default pool.
+            "default_pool_id": pool_for_team(None).pk,
         }
 
         def plans(chunk_start: int) -> list[tuple]:

@@ -30,6 +30,8 @@ _CUSTOMER_ALL = [
     "customers.change_tag",
     "customers.delete_tag",
     "customers.view_customermerge",
+    # The customer pool (公海): claim and release (customers.pool).
+    "customers.claim_customer",
 ]
 
 _INTERACTIONS_ALL = [
@@ -161,6 +163,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.override_duplicate",
         "customers.view_privacyrequest",
         "customers.view_consentrecord",
+        # Customer pools and their rules are configured in the Django admin.
+        "customers.view_customerpool",
+        "customers.add_customerpool",
+        "customers.change_customerpool",
+        "customers.delete_customerpool",
+        "customers.view_poolevent",
         *_CUSTOMER_ALL,
         *_INTERACTIONS_ALL,
         *_SALES_ALL,
@@ -189,6 +197,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.delete_contact",
         "customers.view_tag",
         "customers.add_tag",
+        "customers.claim_customer",
         *_INTERACTIONS_REP,
         *_SALES_REP,
     ],

@@ -317,6 +317,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.anonymise_inactive_customers",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Customer pool (公海): warn owners, then return customers past their pool's no-interaction
+    # / no-purchase limit. After the churn job and the scoring, before the morning reminders.
+    "pool-auto-return": {
+        "task": "customers.tasks.pool_auto_return",
+        "schedule": crontab(
+            hour=env.int("POOL_AUTO_RETURN_HOUR", default=5),
+            minute=env.int("POOL_AUTO_RETURN_MINUTE", default=15),
+        ),
+    },
     # Background export files past EXPORT_KEEP_DAYS (they hold personal data: keep them short).
     "cleanup-exports": {
         "task": "core.tasks.cleanup_exports",

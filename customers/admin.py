@@ -4,7 +4,17 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.personal_data import mask_email, mask_phone
-from customers.models import Contact, Customer, CustomerMerge, PrivacyRequest, SavedView, Tag
+from customers.models import (
+    Contact,
+    Customer,
+    CustomerMerge,
+    CustomerPool,
+    CustomerPoolTeam,
+    PoolEvent,
+    PrivacyRequest,
+    SavedView,
+    Tag,
+)
 from customers.tasks import refresh_tag_names
 
 
@@ -115,4 +125,50 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CustomerPoolTeamInline(admin.TabularInline):
+    model = CustomerPoolTeam
+    extra = 1
+
+
+@admin.register(CustomerPool)
+class CustomerPoolAdmin(admin.ModelAdmin):
+    """Customer pools (公海) and their rules. A customer without an owner waits in the pool of
+    its team, else in the company-wide default pool (which cannot be deleted)."""
+
+    list_display = (
+        "__str__",
+        "is_default",
+        "max_held",
+        "max_claims_per_day",
+        "reclaim_block_days",
+        "return_without_interaction_days",
+        "return_without_deal_days",
+        "warn_days_before",
+    )
+    readonly_fields = ("is_default",)
+    inlines = [CustomerPoolTeamInline]
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_default:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(PoolEvent)
+class PoolEventAdmin(admin.ModelAdmin):
+    """Claims, releases, automatic returns and assignments: written by the app, read-only."""
+
+    list_display = ("at", "kind", "customer", "owner", "actor", "pool")
+    list_filter = ("kind", "pool")
+    list_select_related = ("customer", "owner", "actor", "pool")
+    raw_id_fields = ("customer",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

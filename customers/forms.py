@@ -424,3 +424,46 @@ class ConsentChangeForm(forms.Form):
         ],
     )
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+
+class PoolReleaseForm(forms.Form):
+    """Returning a customer to the pool (退回公海): the reason is required."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _("Give a reason for releasing the customer to the pool.")},
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise ValidationError(_("Give a reason for releasing the customer to the pool."), code="required")
+        return reason
+
+
+class PoolAssignForm(forms.Form):
+    """Assigning pool customers (分配) to a rep: one (ids = its number) or several."""
+
+    ids = forms.CharField(
+        widget=forms.HiddenInput(), error_messages={"required": _("Select the customers to assign.")}
+    )
+    owner = forms.ModelChoiceField(
+        label=_("Assign to"),
+        queryset=User.objects.filter(is_active=True),
+        error_messages={
+            "required": _("Choose whom to assign the customers to."),
+            "invalid_choice": _("Choose whom to assign the customers to."),
+        },
+    )
+
+    def clean_ids(self) -> list[int]:
+        raw = self.cleaned_data["ids"]
+        try:
+            ids = [int(i) for i in raw.split(",") if i.strip()]
+        except ValueError as exc:
+            raise ValidationError(_("Invalid selection."), code="invalid_ids") from exc
+        if not ids:
+            raise ValidationError(_("Select the customers to assign."), code="required")
+        return ids[:1000]

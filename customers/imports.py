@@ -34,7 +34,7 @@ from core.spreadsheets import (
     clean_text,
 )
 from customers.forms import staff_choices
-from customers.models import ConsentRecord, Contact, Customer, PrivacyRequest, Tag
+from customers.models import ConsentRecord, Contact, Customer, PrivacyRequest, Tag, pool_for_team
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
 from customers.services import _refresh_contact_derived, _refresh_derived, _tag_names
 from customers.signals import customer_created
@@ -610,6 +610,7 @@ class CustomerImporter(Importer):
         now = timezone.now()
         tags_by_name = self._tags({name for entry in entries for name in entry.customer._import_tags})
         customers = []
+        state_pools: dict = {}  # team id → its pool, for customers imported without owner
         for entry in entries:
             customer = entry.customer
             customer.created_by = user
@@ -620,6 +621,10 @@ class CustomerImporter(Importer):
                 customer.team_id = customer.owner.team_id
             elif user.team_id:
                 customer.team_id = user.team_id
+            if not customer.owner_id:
+                if customer.team_id not in state_pools:
+                    state_pools[customer.team_id] = pool_for_team(customer.team_id)
+                customer.pool = state_pools[customer.team_id]
             if customer.marketing_consent:
                 customer.marketing_consent_at = now
                 customer.marketing_consent_channel = Customer.ConsentChannel.IMPORT

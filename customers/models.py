@@ -83,6 +83,116 @@ def live_customer_q(user, prefix: str = "customer__") -> Q:
     return customer_visibility_q(user, prefix) & Q(**{f"{prefix}deleted_at__isnull": True})
 
 
+class CustomerPoolQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """The pools `user` works with: all for admins and whoever sees all customers; else
+        the pools of their own team and the teams they manage, and the company-wide default
+        pool for any of those teams (or a user without a team) that has no pool of its own."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or user.has_perm("customers.view_all_customers"):
+            return self.all()
+        team_ids = {*user.managed_team_ids, *([user.team_id] if user.team_id else [])}
+        pooled = dict(CustomerPoolTeam.objects.filter(team_id__in=team_ids).values_list("team_id", "pool_id"))
+        q = Q(pk__in=set(pooled.values()))
+        if not team_ids or team_ids - set(pooled):
+            q |= Q(is_default=True)
+        return self.filter(q)
+
+
+class CustomerPool(models.Model):
+    """A customer pool (公海): where customers without an owner wait to be claimed, with the
+    rules for claiming and for returning customers automatically.
+
+    A customer's pool is the pool of its team (CustomerPoolTeam), else the company-wide
+    default pool (`is_default`, created by a data migration); see `pool_for_team()`.
+    """
+
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    is_default = models.BooleanField(
+        _("company-wide default pool"),
+        default=False,
+        editable=False,
+        help_text=_("Customers of teams without a pool of their own go here."),
+    )
+    teams = models.ManyToManyField(
+        Team,
+        verbose_name=_("teams"),
+        through="CustomerPoolTeam",
+        related_name="+",
+        blank=True,
+    )
+    max_held = models.PositiveIntegerField(
+        _("customers a rep may hold"),
+        default=200,
+        help_text=_("A rep holding this many customers cannot claim more. 0: no limit."),
+    )
+    max_claims_per_day = models.PositiveIntegerField(
+        _("claims per rep per day"), default=20, help_text=_("0: no limit.")
+    )
+    reclaim_block_days = models.PositiveIntegerField(
+        _("days before a rep may reclaim a customer they released"), default=30
+    )
+    return_without_interaction_days = models.PositiveIntegerField(
+        _("return after days without interaction"),
+        default=0,
+        help_text=_("Customers nobody contacted for this many days return to the pool. 0: off."),
+    )
+    return_without_deal_days = models.PositiveIntegerField(
+        _("return after days without a purchase"),
+        default=0,
+        help_text=_("Customers without a purchase for this many days return to the pool. 0: off."),
+    )
+    warn_days_before = models.PositiveIntegerField(_("warn the owner days before"), default=3)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = CustomerPoolQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer pool")
+        verbose_name_plural = _("customer pools")
+        ordering = ["-is_default", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="custpool_one_default"
+            )
+        ]
+
+    def __str__(self) -> str:
+        if not self.name and self.is_default:
+            return str(_("Company-wide pool"))
+        return self.name
+
+    @property
+    def has_return_rule(self) -> bool:
+        return bool(self.return_without_interaction_days or self.return_without_deal_days)
+
+
+class CustomerPoolTeam(models.Model):
+    """Which pool a team's customers go to; a team belongs to at most one pool."""
+
+    pool = models.ForeignKey(CustomerPool, verbose_name=_("customer pool"), on_delete=models.CASCADE)
+    team = models.OneToOneField(Team, verbose_name=_("team"), related_name="+", on_delete=models.CASCADE)
+
+    class Meta:
+        verbose_name = _("team of a pool")
+        verbose_name_plural = _("teams of a pool")
+
+    def __str__(self) -> str:
+        return f"{self.pool} – {self.team}"
+
+
+def pool_for_team(team_id: int | None) -> CustomerPool:
+    """The pool a customer of this team goes to: its team's pool, else the default pool."""
+    if team_id is not None:
+        link = CustomerPoolTeam.objects.filter(team_id=team_id).select_related("pool").first()
+        if link is not None:
+            return link.pool
+    # Made by the data migration; made again should the table have been emptied (tests with
+    # transaction=True, a hand-cleaned database): there is always a pool to go to.
+    return CustomerPool.objects.get_or_create(is_default=True, defaults={"name": ""})[0]
+
+
 class CustomerQuerySet(models.QuerySet):
     def active(self):
         """Not in the recycle bin (and not merged into another customer)."""
@@ -100,6 +210,10 @@ class CustomerQuerySet(models.QuerySet):
         """
         qs = self if include_deleted else self.active()
         return qs.filter(customer_visibility_q(user))
+
+    def in_pool(self):
+        """Live customers without an owner (in the pool, 公海)."""
+        return self.active().filter(owner__isnull=True)
 
     def tier_moves(self, start, end):
         """Customers whose tier changed between the dates `start` and `end` (both included),
@@ -264,6 +378,17 @@ class Customer(models.Model):
         null=True,
         blank=True,
     )
+    # The pool the customer waits in while it has no owner; set (from its team) whenever it
+    # loses its owner or is created without one (customers.pool.pool_for_team).
+    pool = models.ForeignKey(
+        CustomerPool,
+        verbose_name=_("customer pool"),
+        related_name="customers",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+    )
 
     # Marketing consent (PIPL / GDPR)
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
@@ -357,6 +482,7 @@ class Customer(models.Model):
             ("import_customer", _("Can import customers")),
             ("override_duplicate", _("Can create a customer whose phone or email is already on record")),
             ("handle_privacy_requests", _("Can export and erase a customer's personal data")),
+            ("claim_customer", _("Can claim customers from the pool and release their own")),
         ]
         # Lists show live customers only, so most indexes are partial (WHERE deleted_at IS
         # NULL) and lead with the visibility column (owner or team) of the user's scope.
@@ -374,6 +500,20 @@ class Customer(models.Model):
             ),
             models.Index(
                 fields=["-created_at", "-id"], name="cust_created_idx", condition=Q(deleted_at__isnull=True)
+            ),
+            # The pool list (公海): customers without owner of a pool, newest first.
+            models.Index(
+                fields=["pool", "-created_at", "-id"],
+                name="cust_pool_created_idx",
+                condition=Q(owner__isnull=True, deleted_at__isnull=True),
+            ),
+            # ... and by last contact (nulls last), "longest without contact" first or last.
+            PostgresOnlyIndex(
+                F("pool"),
+                F("last_contacted_at").desc(nulls_last=True),
+                F("id").desc(),
+                name="cust_pool_contact_idx",
+                condition=Q(owner__isnull=True, deleted_at__isnull=True),
             ),
             # Sort by last contact (nulls last) and the last-contacted range filter.
             PostgresOnlyIndex(
@@ -713,3 +853,61 @@ class PrivacyRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.customer_number}"
+
+
+class PoolEvent(models.Model):
+    """One claim, release, automatic return (or its warning) or assignment of a customer
+    (customers.pool).
+
+    Rows are written only by the pool services and never edited; the customer timeline, the
+    per-day claim limit and the no-reclaim period read them.
+    """
+
+    class Kind(models.TextChoices):
+        CLAIM = "claim", _("Claimed from the pool")
+        RELEASE = "release", _("Released to the pool")
+        AUTO_RETURN = "auto_return", _("Returned to the pool automatically")
+        ASSIGN = "assign", _("Assigned from the pool")
+        # The owner told that the automatic return is near (no owner change).
+        RETURN_WARNING = "return_warning", _("Owner warned of the automatic return")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), related_name="pool_events", on_delete=models.CASCADE
+    )
+    pool = models.ForeignKey(
+        CustomerPool, verbose_name=_("customer pool"), related_name="events", on_delete=models.PROTECT
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    # The rep concerned: who claimed, whose customer left, who was assigned the customer.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+    )
+    # Who did it; empty for the automatic return.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("pool event")
+        verbose_name_plural = _("pool events")
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The customer timeline, and the latest claim/assignment per customer (return rule).
+            models.Index(fields=["customer", "-at"], name="poolevent_customer_idx"),
+            # Claims per rep per day, and the no-reclaim period (owner + kind + time).
+            models.Index(fields=["owner", "kind", "-at"], name="poolevent_owner_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.kind}"

@@ -41,7 +41,15 @@ from core.exports import exports_forget_personal_data, plain
 from core.importing import imports_forget_records
 from core.models import AuditLog, Notification, User
 from core.spreadsheets import neutralise
-from customers.models import ConsentRecord, Contact, Customer, CustomerMerge, PrivacyRequest, TierChange
+from customers.models import (
+    ConsentRecord,
+    Contact,
+    Customer,
+    CustomerMerge,
+    PoolEvent,
+    PrivacyRequest,
+    TierChange,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -411,6 +419,17 @@ def _erase_customers(ctx: ErasureContext) -> None:
             recorded_by=ctx.user,
         )
 
+    # Reasons typed when releasing the customer to the pool may name the person; the pool
+    # events stay (who held the customer when), the typed reasons go. Automatic returns' and
+    # warnings' reasons are rule codes, not text.
+    ctx.count(
+        "pool_event_reasons",
+        PoolEvent.objects.filter(customer_id__in=ids)
+        .exclude(kind__in=[PoolEvent.Kind.AUTO_RETURN, PoolEvent.Kind.RETURN_WARNING])
+        .exclude(reason="")
+        .update(reason=""),
+    )
+
     # Contacts (interactions and tickets keep their rows; their contact link is emptied).
     ctx.count("contacts", Contact.objects.filter(pk__in=contact_ids).delete()[1].get(Contact._meta.label, 0))
     Customer.tags.through.objects.filter(customer_id__in=ids).delete()
@@ -541,6 +560,7 @@ def _customer_sheets(customer: Customer) -> list[Sheet]:
     requests = (
         PrivacyRequest.objects.filter(customer=customer).select_related("requested_by").order_by("created_at")
     )
+    pool_events = PoolEvent.objects.filter(customer=customer).select_related("owner", "actor", "pool")
     return [
         _profile_sheet(customer),
         model_sheet(
@@ -565,6 +585,13 @@ def _customer_sheets(customer: Customer) -> list[Sheet]:
             ["changed_on", "from_tier", "to_tier", "source"],
         ),
         model_sheet("merges", _("Merges"), CustomerMerge, merges, ["merged", "merged_at", "merged_by"]),
+        model_sheet(
+            "pool_events",
+            _("Customer pool"),
+            PoolEvent,
+            pool_events.order_by("at", "pk"),
+            ["at", "kind", "pool", "owner", "actor", "reason"],
+        ),
         _history_sheet(customer),
         _audit_sheet(customer),
         model_sheet(

@@ -16,7 +16,16 @@ from simple_history.utils import bulk_update_with_history
 from core.audit import audit_log
 from core.models import AuditLog, User
 from core.personal_data import normalize_email, normalize_phone
-from customers.models import ConsentRecord, Contact, Customer, CustomerMerge, Tag, TierChange
+from customers.models import (
+    ConsentRecord,
+    Contact,
+    Customer,
+    CustomerMerge,
+    PoolEvent,
+    Tag,
+    TierChange,
+    pool_for_team,
+)
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
 from customers.signals import customer_created, customer_verified
 
@@ -95,6 +104,9 @@ def customer_create(*, user: User | None, data: dict[str, Any], tags: list[Tag] 
     elif not customer.owner_id and not customer.team_id and user is not None:
         # An unowned customer stays with the creator's team, so its managers still see it.
         customer.team = user.team
+    if not customer.owner_id:
+        # Created without an owner: it waits in its team's pool (公海).
+        customer.pool = pool_for_team(customer.team_id)
     if customer.info_verified_at is None:
         # Entering a record is confirming its details.
         customer.info_verified_at = timezone.now()
@@ -144,6 +156,9 @@ def customer_update(
     team_changed = customer.team_id != old_team_id and customer.team_id is not None
     if customer.owner_id and (not customer.team_id or (owner_changed and not team_changed)):
         customer.team = _team_for(customer.owner)
+    if not customer.owner_id and old_owner_id:
+        # The owner was removed: the customer goes to its team's pool.
+        customer.pool = pool_for_team(customer.team_id)
     if customer.marketing_consent and not customer.marketing_consent_at:
         customer.marketing_consent_at = timezone.now()
     if not customer.marketing_consent:
@@ -181,7 +196,25 @@ def customer_update(
             old_owner=old_owner_id,
             new_owner=customer.owner_id,
         )
+        _pool_event_for_owner_change(customer, old_owner_id=old_owner_id, user=user)
     return customer
+
+
+def _pool_event_for_owner_change(customer: Customer, *, old_owner_id: int | None, user: User | None) -> None:
+    """An owner given to a pool customer on the form (or in bulk) is an assignment from the
+    pool, an owner removed a release to it: both are pool events like those of the pool pages."""
+    if old_owner_id is None and customer.owner_id:
+        pool = customer.pool or pool_for_team(customer.team_id)
+        kind = PoolEvent.Kind.ASSIGN
+    elif old_owner_id and not customer.owner_id:
+        pool = customer.pool
+        kind = PoolEvent.Kind.RELEASE
+    else:
+        return
+    if pool is not None:
+        PoolEvent.objects.create(
+            customer=customer, pool=pool, kind=kind, owner_id=customer.owner_id or old_owner_id, actor=user
+        )
 
 
 def customer_mark_verified(*, customer: Customer, user: User) -> Customer:
@@ -371,6 +404,8 @@ def customers_bulk_assign_owner(
 ) -> BulkResult:
     customers = customers.exclude(owner=owner)
     ids = list(customers.values_list("pk", flat=True)[:1000])
+    # Customers taken out of the pool this way are assignments from the pool (pool events).
+    pooled = list(customers.filter(owner__isnull=True, pool__isnull=False).values_list("pk", "pool_id"))
     changed = _bulk_change(
         customers=customers, user=user, changes={"owner": owner, "team": owner.team}, reason="bulk-owner"
     )
@@ -382,6 +417,22 @@ def customers_bulk_assign_owner(
         count=changed,
         new_owner=owner.pk,
     )
+    if pooled:
+        now = timezone.now()
+        PoolEvent.objects.bulk_create(
+            [
+                PoolEvent(
+                    customer_id=pk,
+                    pool_id=pool_id,
+                    kind=PoolEvent.Kind.ASSIGN,
+                    owner=owner,
+                    actor=user,
+                    at=now,
+                )
+                for pk, pool_id in pooled
+            ],
+            batch_size=500,
+        )
     return BulkResult(changed=changed)
 
 

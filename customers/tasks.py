@@ -31,3 +31,12 @@ def anonymise_inactive_customers() -> dict[str, int]:
     from customers.privacy import anonymise_inactive_customers as run
 
     return run_job(RETENTION_JOB_NAME, run)
+
+
+@shared_task
+def pool_auto_return() -> dict[str, int]:
+    """Nightly: warn owners, then return to the pool the customers past their pool's
+    no-interaction / no-purchase limit (customers.pool). Idempotent."""
+    from customers.pool import AUTO_RETURN_JOB_NAME, pool_return_due
+
+    return run_job(AUTO_RETURN_JOB_NAME, pool_return_due)

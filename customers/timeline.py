@@ -90,3 +90,49 @@ def _customer_events(customer, user, limit: int) -> list[TimelineEntry]:
 
 
 register_timeline_source("customer", _customer_events, gettext_lazy("Customer record"))
+
+
+def _pool_events(customer, user, limit: int) -> list[TimelineEntry]:
+    """Claims, releases, automatic returns and assignments (customers.pool)."""
+    from customers.models import PoolEvent
+    from customers.pool import rule_text
+
+    events = (
+        PoolEvent.objects.filter(customer=customer)
+        .select_related("owner", "actor", "pool")
+        .order_by("-at", "-id")[:limit]
+    )
+    entries = []
+    for event in events:
+        owner = str(event.owner) if event.owner_id else _("a former colleague")
+        names = {"owner": owner, "pool": event.pool}
+        if event.kind == PoolEvent.Kind.CLAIM:
+            title, icon, body = _("Claimed from %(pool)s by %(owner)s") % names, "box-arrow-in-down", ""
+        elif event.kind == PoolEvent.Kind.RELEASE:
+            title, icon, body = (
+                _("Released to %(pool)s (owner was %(owner)s)") % names,
+                "box-arrow-up",
+                event.reason,
+            )
+        elif event.kind == PoolEvent.Kind.AUTO_RETURN:
+            title = _("Returned to %(pool)s automatically (owner was %(owner)s)") % names
+            icon, body = "hourglass-bottom", rule_text(event.reason)
+        elif event.kind == PoolEvent.Kind.RETURN_WARNING:
+            title = _("%(owner)s warned: the customer returns to %(pool)s unless followed up") % names
+            icon, body = "bell", rule_text(event.reason)
+        else:
+            title, icon, body = _("Assigned from %(pool)s to %(owner)s") % names, "person-check", ""
+        entries.append(
+            TimelineEntry(
+                at=event.at,
+                kind="pool",
+                icon=icon,
+                title=title,
+                body=body,
+                actor=str(event.actor) if event.actor_id else None,
+            )
+        )
+    return entries
+
+
+register_timeline_source("pool", _pool_events, gettext_lazy("Customer pool"))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import views, views_privacy
+from customers import views, views_pool, views_privacy
 
 app_name = "customers"
 
@@ -14,6 +14,10 @@ urlpatterns = [
     path("views/", views.saved_view_create, name="saved_view_create"),
     path("views/<int:pk>/delete/", views.saved_view_delete, name="saved_view_delete"),
     path("recycle-bin/", views.recycle_bin, name="recycle_bin"),
+    path("pool/", views_pool.pool_list, name="pool"),
+    path("pool/assign/", views_pool.pool_assign, name="pool_assign"),
+    path("pool/<int:pk>/claim/", views_pool.pool_claim, name="pool_claim"),
+    path("<int:pk>/release/", views_pool.pool_release, name="pool_release"),
     path("<int:pk>/", views.customer_detail, name="detail"),
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/verify/", views.customer_verify, name="verify"),

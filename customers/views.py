@@ -32,6 +32,7 @@ from customers.forms import (
     CustomerForm,
     DuplicateCheckForm,
     MergeForm,
+    PoolReleaseForm,
     SavedViewForm,
 )
 from customers.models import Contact, Customer, SavedView, Tag
@@ -173,7 +174,9 @@ def customer_search(request: HttpRequest) -> HttpResponse:
             query.pop("q")
             query["qk"] = token or "invalid"
     query.pop("cursor", None)
-    return redirect(reverse("customers:list") + "?" + query.urlencode())
+    # The pool (公海) shares this search form; it says so in a hidden field.
+    target = "customers:pool" if query.pop("target", [""])[-1:] == ["pool"] else "customers:list"
+    return redirect(reverse(target) + "?" + query.urlencode())
 
 
 def _without(params: QueryDict, key: str) -> str:
@@ -314,6 +317,14 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_delete": request.user.has_perm("customers.delete_customer"),
         "can_merge": request.user.has_perm("customers.merge_customer"),
         "stale": customer.is_stale(),
+        "can_release": customer.owner_id is not None
+        and not customer.is_deleted
+        and not customer.is_anonymised
+        and request.user.has_perm("customers.claim_customer")
+        and (
+            customer.owner_id == request.user.pk or request.user.has_perm("customers.change_customer_owner")
+        ),
+        "release_form": PoolReleaseForm(),
     }
     return render(request, "customers/customer_detail.html", ctx)
 

@@ -144,6 +144,19 @@ EXPECTED: dict[str, Expect] = {
         post="-  -  N  -  N  F  -",
         data=(("granted", "1"), ("channel", "all"), ("source", "phone")),
     ),
+    # The customer pool (公海): everyone browses the pools they work with (rep's team has its
+    # own pool; the other team uses the default pool); reps and managers claim and release;
+    # managers assign within their teams, admins to anyone.
+    "customers:pool": Expect(get=ALL),
+    "customers:pool_claim": Expect(("pool_customer",), get=POST_ONLY, post="-  -  N  -  N  F  -"),
+    "customers:pool_release": Expect(
+        ("customer",), get=POST_ONLY, post="-  -  N  -  N  F  -", data=(("reason", "不再跟进"),)
+    ),
+    "customers:pool_assign": Expect(
+        get=POST_ONLY,
+        post="-  F  F  -  0  F  -",
+        data=(("ids", "pool_customer"), ("owner", "teammate")),
+    ),
     "customers:contact_create": Expect(("customer",), get="L  O  N  O  N  F  O"),
     "customers:contact_edit": Expect(("customer", "contact"), get="L  O  N  O  N  F  O"),
     "customers:contact_delete": Expect(("customer", "contact"), get=POST_ONLY, post="-  -  N  -  N  F  -"),
@@ -242,6 +255,9 @@ ADMIN_EXCEPTIONS: dict[str, dict[str, str]] = {
             "customers_customermerge_add",
             "customers_privacyrequest_add",
             "customers_privacyrequest_delete",
+            "customers_poolevent_add",
+            # The company-wide default pool (the first pool) cannot be deleted.
+            "customers_customerpool_delete",
             "sales_opportunitystagechange_add",
             "sales_order_add",
             "sales_churnsettings_delete",
@@ -262,7 +278,7 @@ def _build_world() -> SimpleNamespace:
     from core.importing import import_run, job_prepare
     from core.models import ExportJob, ImportJob, Notification, Role
     from core.tests.factories import TeamFactory, UserFactory
-    from customers.models import SavedView
+    from customers.models import CustomerPool, CustomerPoolTeam, SavedView
     from customers.services import customer_delete
     from customers.tests.factories import CustomerFactory, make_contact
     from interactions.models import Article
@@ -292,6 +308,9 @@ def _build_world() -> SimpleNamespace:
     w.order = make_order(w.customer, w.rep, status=Order.Status.PENDING)
     w.opportunity = make_opportunity(w.customer, w.rep)
     w.article = Article.objects.create(title="发货延迟怎么办", body="先查物流单号。", created_by=w.service)
+    w.pool = CustomerPool.objects.create(name="华东公海")
+    CustomerPoolTeam.objects.create(pool=w.pool, team=team)
+    w.pool_customer = CustomerFactory(owner=None, team=team, name="王公海", mobile="13700001111")
     w.deleted_customer = CustomerFactory(owner=w.rep, name="李四")
     customer_delete(customer=w.deleted_customer, user=w.rep, request=None)
     w.saved_view = SavedView.objects.create(user=w.rep, name="我的新客户", query="stage=new")
@@ -410,7 +429,7 @@ POST_CASES = [
 def fingerprint() -> dict:
     """What a forbidden POST must leave as it was."""
     from core.models import AuditLog, Notification
-    from customers.models import ConsentRecord, Contact, Customer, PrivacyRequest, SavedView
+    from customers.models import ConsentRecord, Contact, Customer, PoolEvent, PrivacyRequest, SavedView
     from interactions.models import Article, Interaction, Task, Ticket, TicketComment
     from sales.models import Opportunity, Order
 
@@ -437,6 +456,7 @@ def fingerprint() -> dict:
         "orders": list(Order.objects.order_by("pk").values_list("pk", "status")),
         "opportunities": list(Opportunity.objects.order_by("pk").values_list("pk", "stage_id")),
         "saved_views": SavedView.objects.count(),
+        "pool_events": PoolEvent.objects.count(),
         "notifications": list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
         "audit_entries": AuditLog.objects.count(),
     }

@@ -103,3 +103,37 @@ def test_the_check_would_notice_a_missing_index(data):
     if connection.vendor != "postgresql":
         pytest.skip("index plans are checked on PostgreSQL")
     assert "Seq Scan on customers_customer" in _plan(Customer.objects.filter(industry="零售"))
+
+
+# --- the customer pool (公海) ---------------------------------------------------------------
+
+POOL_CASES = [
+    ("rep", {}, "-created", "cust_pool_created_idx"),
+    ("rep", {}, "created", "cust_pool_created_idx"),
+    ("rep", {}, "-contacted", "cust_pool_contact_idx"),
+    ("rep", {}, "contacted", "cust_pool_contact_idx"),
+    ("rep", {}, "name", None),
+    ("manager", {"lifecycle_stage": "prospect"}, "-created", None),
+    ("admin_user", {}, "-created", None),
+    ("admin_user", {"q": "张伟"}, "-created", None),
+]
+
+
+@pytest.mark.parametrize(("persona", "params", "sort", "index"), POOL_CASES)
+def test_pool_list_queries_use_an_index(request, data, team, persona, params, sort, index):
+    if connection.vendor != "postgresql":
+        pytest.skip("index plans are checked on PostgreSQL")
+    from customers.views_pool import _pool_queryset
+
+    for i in range(5):
+        CustomerFactory(name=f"公海{i}", owner=None, team=team)
+    user = request.getfixturevalue(persona)
+    pool_ids = list(Customer.objects.in_pool().values_list("pool_id", flat=True).distinct())
+    request_ = RequestFactory().get("/customers/pool/", params)
+    filterset = CustomerFilter(request_.GET, queryset=_pool_queryset(user, pool_ids), user=user)
+    option = SORTS[sort]
+    qs = filterset.qs.prefetch_related(None).order_by(*_order(option, option.descending))[:51]
+    plan = _plan(qs)
+    assert "Seq Scan on customers_customer" not in plan, plan
+    if index:
+        assert index in plan, plan

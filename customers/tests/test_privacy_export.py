@@ -25,6 +25,7 @@ SECTIONS = {
     "consent",
     "tier_changes",
     "merges",
+    "pool_events",
     "history",
     "audit_log",
     "privacy_requests",
