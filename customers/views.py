@@ -216,6 +216,17 @@ def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_bulk(request: HttpRequest) -> HttpResponse:
     """Bulk actions on the selected customers (or all that match the filters): a
     confirmation page first, then the change."""
+    required = {
+        "assign_owner": "customers.change_customer_owner",
+        "add_tag": "customers.change_customer",
+        "remove_tag": "customers.change_customer",
+        "set_stage": "customers.change_customer",
+        "delete": "customers.delete_customer",
+    }
+    # Permission first: someone who may not use the action learns nothing from the form.
+    action = request.POST.get("action", "")
+    if action in required and not request.user.has_perm(required[action]):
+        raise PermissionDenied
     form = BulkActionForm(request.POST)
     if not form.is_valid():
         for error in form.non_field_errors():
@@ -226,15 +237,6 @@ def customer_bulk(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("customers:list") + "?" + request.POST.get("query", ""))
     data = form.cleaned_data
     action = data["action"]
-    required = {
-        "assign_owner": "customers.change_customer_owner",
-        "add_tag": "customers.change_customer",
-        "remove_tag": "customers.change_customer",
-        "set_stage": "customers.change_customer",
-        "delete": "customers.delete_customer",
-    }[action]
-    if not request.user.has_perm(required):
-        raise PermissionDenied
     visible = Customer.objects.visible_to(request.user)
     if data["select_all"]:
         customers = CustomerFilter(QueryDict(data["query"]), queryset=visible, user=request.user).qs
