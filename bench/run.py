@@ -155,10 +155,15 @@ def measure(client, url: str, repeat: int) -> dict:
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
     times.sort()
+    slowest = max(queries.captured_queries, key=lambda q: float(q["time"]), default=None)
     return {
         "median_ms": round(statistics.median(times), 1),
         "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1),
         "queries": len(queries),
+        "sql_ms": round(sum(float(q["time"]) for q in queries.captured_queries) * 1000, 1),
+        # Where to look first: the slowest query of the page (its SQL, cut short).
+        "slowest_ms": round(float(slowest["time"]) * 1000, 1) if slowest else None,
+        "slowest_sql": slowest["sql"][:300] if slowest else "",
     }
 
 
@@ -191,7 +196,8 @@ def main() -> None:
         )
         results.append(row)
         print(
-            f"{name}: {row['median_ms']} ms median, {row['p95_ms']} ms p95, {row['queries']} queries",
+            f"{name}: {row['median_ms']} ms median, {row['p95_ms']} ms p95, {row['queries']} queries "
+            f"({row['sql_ms']} ms in SQL; slowest {row['slowest_ms']} ms: {row['slowest_sql'][:120]})",
             flush=True,
         )
     if args.jobs:
