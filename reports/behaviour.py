@@ -4,7 +4,6 @@ Each part is one or two aggregate queries over a Scope, whatever the number of c
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Avg, Count, DecimalField, DurationField, ExpressionWrapper, F, Q, Sum, Value
@@ -16,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
 from interactions.models import Interaction, Task
-from reports.scope import Period, Scope
+from reports.scope import Period, Scope, local_date
 from reports.selectors import COUNTED_STATUSES, Chart, Point, list_url
 from sales.models import OrderLine, PipelineStage
 
@@ -159,12 +158,10 @@ def channels_chart(scope: Scope, period: Period) -> Chart:
 def response_chart(scope: Scope, period: Period) -> Chart:
     """Average hours from opening to resolving, for the tickets resolved each week (the last
     weeks of the period)."""
-    last_monday = period.end - timedelta(days=period.end.weekday())
-    weeks = [last_monday - timedelta(weeks=n) for n in range(RESPONSE_WEEKS - 1, -1, -1)]
-    window = Period(max(weeks[0], period.start), period.end)
+    window, weeks = period.last_weeks(RESPONSE_WEEKS)
     took = ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField())
     rows = {
-        timezone.localtime(r["week"]).date() if hasattr(r["week"], "tzinfo") else r["week"]: r
+        local_date(r["week"]): r
         for r in scope.tickets()
         .filter(window.q("resolved_at"))
         .annotate(week=TruncWeek("resolved_at"))
@@ -178,12 +175,9 @@ def response_chart(scope: Scope, period: Period) -> Chart:
         _("Average hours to resolve"),
         note=_("Tickets resolved each week, average hours from opening to resolution."),
     )
-    for week in weeks:
-        if week + timedelta(days=6) < window.start:
-            continue
+    for week, span in weeks:
         row = rows.get(week)
         hours = round(row["took"].total_seconds() / 3600, 1) if row and row["took"] is not None else 0
-        span = Period(max(week, window.start), min(week + timedelta(days=6), window.end))
         chart.points.append(
             Point(
                 date_format(week, "MONTH_DAY_FORMAT"),

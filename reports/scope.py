@@ -36,6 +36,12 @@ def teams_for(user: User) -> QuerySet[Team] | None:
     return None
 
 
+def local_date(value) -> date:
+    """A truncated date from the database (TruncWeek/TruncMonth give aware datetimes on
+    PostgreSQL) as a date in the site's time zone."""
+    return timezone.localtime(value).date() if hasattr(value, "tzinfo") and value.tzinfo else value
+
+
 def _aware(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
@@ -68,6 +74,20 @@ class Period:
 
     def q(self, field: str) -> Q:
         return Q(**{f"{field}__gte": self.since, f"{field}__lt": self.until})
+
+    def last_weeks(self, count: int) -> tuple["Period", list[tuple[date, "Period"]]]:
+        """The last `count` weeks (Monday to Sunday) up to the period's end, cut to the period:
+        the window they cover and, for each week that overlaps it, its Monday and its days in
+        the window (for the list link)."""
+        last_monday = self.end - timedelta(days=self.end.weekday())
+        mondays = [last_monday - timedelta(weeks=n) for n in range(count - 1, -1, -1)]
+        window = Period(max(mondays[0], self.start), self.end)
+        weeks = [
+            (monday, Period(max(monday, window.start), min(monday + timedelta(days=6), window.end)))
+            for monday in mondays
+            if monday + timedelta(days=6) >= window.start
+        ]
+        return window, weeks
 
     def params(self, name: str) -> dict[str, str]:
         """The same range as a list page's date-range filter `name` (django-filter's

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from core.models import User
 from customers.models import Customer
 from interactions.models import Ticket
-from reports.scope import Period, Scope
+from reports.scope import Period, Scope, local_date
 from sales.models import Opportunity, Order, PipelineStage
 
 HOME_CURRENCY = Opportunity.Currency.CNY
@@ -305,10 +305,6 @@ def _month_end(first: date) -> date:
     return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
-def _as_date(value) -> date:
-    return timezone.localtime(value).date() if hasattr(value, "tzinfo") and value.tzinfo else value
-
-
 def _monthly(qs, field: str, measure, period: Period) -> tuple[list[date], dict[date, object]]:
     months = _months_back(period.end, CHART_MONTHS)
     window = Period(months[0], period.end)
@@ -319,7 +315,7 @@ def _monthly(qs, field: str, measure, period: Period) -> tuple[list[date], dict[
         .annotate(value=measure)
         .order_by("month")
     )
-    return months, {_as_date(r["month"]).replace(day=1): r["value"] for r in rows}
+    return months, {local_date(r["month"]).replace(day=1): r["value"] for r in rows}
 
 
 def new_customers_chart(scope: Scope, period: Period) -> Chart:
@@ -395,9 +391,7 @@ def tier_chart(by_tier: list[Figure]) -> Chart:
 def interactions_chart(scope: Scope, period: Period) -> Chart:
     """Interactions per rep per week: a bar per rep, a segment per week (the last weeks of
     the period)."""
-    last_monday = period.end - timedelta(days=period.end.weekday())
-    weeks = [last_monday - timedelta(weeks=n) for n in range(CHART_WEEKS - 1, -1, -1)]
-    window = Period(max(weeks[0], period.start), period.end)
+    window, weeks = period.last_weeks(CHART_WEEKS)
     rows = (
         scope.interactions()
         .filter(window.q("occurred_at"), created_by__in=scope.staff())
@@ -417,24 +411,21 @@ def interactions_chart(scope: Scope, period: Period) -> Chart:
             )
         )
         rep = per_rep.setdefault(r["created_by"], {"name": name, "weeks": {}, "total": 0})
-        rep["weeks"][_as_date(r["week"])] = r["count"]
+        rep["weeks"][local_date(r["week"])] = r["count"]
         rep["total"] += r["count"]
-    week_labels = {w: date_format(w, "MONTH_DAY_FORMAT") for w in weeks}
+    week_labels = {w: date_format(w, "MONTH_DAY_FORMAT") for w, _span in weeks}
     chart = Chart(
         "interactions",
         _("Interactions per rep per week"),
         "stacked",
         _("Interactions"),
-        series=[week_labels[w] for w in weeks if w + timedelta(days=6) >= window.start],
+        series=[week_labels[w] for w, _span in weeks],
     )
     reps = sorted(per_rep.items(), key=lambda item: (-item[1]["total"], item[1]["name"]))
     if len(reps) > MAX_REPS:
         chart.note = _("The %(count)d staff with the most interactions.") % {"count": MAX_REPS}
     for staff_id, rep in reps[:MAX_REPS]:
-        for week in weeks:
-            if week + timedelta(days=6) < window.start:
-                continue
-            span = Period(max(week, window.start), min(week + timedelta(days=6), window.end))
+        for week, span in weeks:
             chart.points.append(
                 Point(
                     rep["name"],
