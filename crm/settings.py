@@ -326,6 +326,18 @@ CELERY_BEAT_SCHEDULE = {
             minute=env.int("POOL_AUTO_RETURN_MINUTE", default=15),
         ),
     },
+    # The dashboard's pre-computed figures (reports/services.py): today and yesterday every
+    # few minutes, every day at night (back-dated edits, reassignments, deletions), after the
+    # night's jobs that change tiers, churn warnings and owners.
+    "report-figures-recent": {
+        "task": "reports.tasks.refresh_figures",
+        "schedule": env.float("REPORT_FIGURES_SCHEDULE_SECONDS", default=600.0),
+    },
+    "report-figures-all": {
+        "task": "reports.tasks.refresh_figures",
+        "schedule": crontab(hour=5, minute=45),
+        "kwargs": {"full": True},
+    },
     # Background export files past EXPORT_KEEP_DAYS (they hold personal data: keep them short).
     "cleanup-exports": {
         "task": "core.tasks.cleanup_exports",

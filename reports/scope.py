@@ -12,8 +12,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.models import Team, User
-from customers.models import Customer
+from customers.models import Customer, customer_visibility_q
 from interactions.models import Interaction, Task, Ticket
+from reports.models import Figure
 from sales.models import Opportunity, Order
 
 # A report over more than this is refused (bounded work per request).
@@ -75,6 +76,10 @@ class Period:
     def q(self, field: str) -> Q:
         return Q(**{f"{field}__gte": self.since, f"{field}__lt": self.until})
 
+    def day_q(self, field: str = "day") -> Q:
+        """The period on a date field (the pre-computed figures' days)."""
+        return Q(**{f"{field}__gte": self.start, f"{field}__lte": self.end})
+
     def last_weeks(self, count: int) -> tuple["Period", list[tuple[date, "Period"]]]:
         """The last `count` weeks (Monday to Sunday) up to the period's end, cut to the period:
         the window they cover and, for each week that overlaps it, its Monday and its days in
@@ -135,6 +140,24 @@ class Scope:
     def tasks(self) -> QuerySet[Task]:
         """Tasks assigned to the people in scope."""
         return Task.objects.filter(assignee__in=self.staff())
+
+    def figures(
+        self, metric: str, *, record_owner: bool = False, team_field: str = "team"
+    ) -> QuerySet[Figure]:
+        """The pre-computed figures (reports/models.py) of the records the querysets above
+        return: the customer visibility rule on the rows' customer team and owner, live
+        customers only, or (orders, deals, tickets: `record_owner`) the user's own records;
+        the team filter on the customer's team, or the record's (`team_field="record_team"`:
+        deals)."""
+        q = customer_visibility_q(self.user) & Q(live=True)
+        if record_owner and self.user.is_authenticated and self.user.is_active:
+            q |= Q(record_owner=self.user)
+        qs = Figure.objects.filter(q, metric=metric)
+        return qs.filter(**{team_field: self.team}) if self.team else qs
+
+    def staff_figures(self, metric: str) -> QuerySet[Figure]:
+        """Pre-computed figures per staff member (overdue tasks) of the people in scope."""
+        return Figure.objects.filter(metric=metric, record_owner__in=self.staff())
 
     def params(self) -> dict[str, str]:
         return {"team": str(self.team.pk)} if self.team else {}

@@ -12,16 +12,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from core.models import User
 from customers.models import Customer
 from interactions.models import Ticket
+from reports.models import Figure as DailyFigure
 from reports.scope import Period, Scope, local_date
 from sales.models import Opportunity, Order, PipelineStage
 
@@ -125,60 +125,60 @@ def _days(duration: timedelta | None) -> float | None:
     return round(duration.total_seconds() / 86400, 1) if duration is not None else None
 
 
-def key_figures(scope: Scope, period: Period) -> dict[str, Figure]:
-    prev = period.previous()
-    now = timezone.now()
-    team = scope.params()
-
-    customers = scope.customers().aggregate(
-        new=Count("pk", filter=period.q("created_at")),
-        new_prev=Count("pk", filter=prev.q("created_at")),
-        churn=Count("pk", filter=Q(churn_flagged_at__isnull=False)),
+def _now_and_before(qs, period: Period, prev: Period, **measures: str) -> dict:
+    """Sums of pre-computed daily figures over the period and the one before: for each
+    measure name → figure field, `name` and `name_prev` (0 where there are none)."""
+    sums = qs.filter(Period(prev.start, period.end).day_q()).aggregate(
+        # (prefixed: an aggregate may not be named like a field)
+        **{f"s_{name}": Sum(field, filter=period.day_q()) for name, field in measures.items()},
+        **{f"s_{name}_prev": Sum(field, filter=prev.day_q()) for name, field in measures.items()},
     )
+    return {name.removeprefix("s_"): value or 0 for name, value in sums.items()}
+
+
+def _seconds_per(seconds: int, count: int) -> timedelta | None:
+    return timedelta(seconds=seconds / count) if count else None
+
+
+def key_figures(scope: Scope, period: Period) -> dict[str, Figure]:
+    """Dated figures from the pre-computed days and "now" figures from the latest snapshot
+    (reports/services.py); active customers (distinct over the period) from the interactions."""
+    prev = period.previous()
+    team = scope.params()
+    M = DailyFigure.Metric
+    deals = {"record_owner": True, "team_field": "record_team"}
+
+    new = _now_and_before(scope.figures(M.NEW_CUSTOMERS), period, prev, new="count")
     contacted = scope.interactions().aggregate(
         now=Count("customer", distinct=True, filter=period.q("occurred_at")),
         prev=Count("customer", distinct=True, filter=prev.q("occurred_at")),
     )
-    revenue = (
-        scope.orders()
-        .counted()
-        .aggregate(
-            now=Sum("total", filter=period.q("ordered_at")), prev=Sum("total", filter=prev.q("ordered_at"))
-        )
+    revenue = _now_and_before(scope.figures(M.REVENUE, record_owner=True), period, prev, revenue="amount")
+    won = _now_and_before(scope.figures(M.WON, **deals), period, prev, won="count", seconds="seconds")
+    lost = _now_and_before(scope.figures(M.LOST, **deals), period, prev, lost="count")
+    pipeline = scope.figures(M.PIPELINE, **deals).aggregate(value=Sum("amount"), weighted=Sum("weighted"))
+    tickets = scope.figures(M.OPEN_TICKETS, record_owner=True).aggregate(
+        open=Coalesce(Sum("count"), 0), breached=Coalesce(Sum("count", filter=Q(dim="breached")), 0)
     )
-    pipeline = (
-        scope.opportunities()
-        .open()
-        .filter(currency=HOME_CURRENCY)
-        .aggregate(
-            value=Sum("amount"),
-            weighted=Sum(F("amount") * F("probability")),
-        )
-    )
-    won, lost = PipelineStage.Kind.WON, PipelineStage.Kind.LOST
-    cycle = ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField())
-    closed = scope.opportunities().aggregate(
-        won=Count("pk", filter=Q(stage__kind=won) & period.q("closed_at")),
-        lost=Count("pk", filter=Q(stage__kind=lost) & period.q("closed_at")),
-        won_prev=Count("pk", filter=Q(stage__kind=won) & prev.q("closed_at")),
-        lost_prev=Count("pk", filter=Q(stage__kind=lost) & prev.q("closed_at")),
-        cycle=Avg(cycle, filter=Q(stage__kind=won) & period.q("closed_at")),
-        cycle_prev=Avg(cycle, filter=Q(stage__kind=won) & prev.q("closed_at")),
-    )
-    tickets = scope.tickets().aggregate(
-        open=Count("pk", filter=~Q(status__in=Ticket.CLOSED_STATES)),
-        breached=Count("pk", filter=~Q(status__in=Ticket.CLOSED_STATES) & Q(sla_due_at__lt=now)),
-    )
-    overdue = scope.tasks().open().filter(due_at__lt=now).count()
+    churn = scope.figures(M.CHURN).aggregate(n=Sum("count"))["n"] or 0
+    overdue = scope.staff_figures(M.OVERDUE_TASKS).aggregate(n=Sum("count"))["n"] or 0
+    closed = {
+        "won": won["won"],
+        "won_prev": won["won_prev"],
+        "lost": lost["lost"],
+        "lost_prev": lost["lost_prev"],
+        "cycle": _seconds_per(won["seconds"], won["won"]),
+        "cycle_prev": _seconds_per(won["seconds_prev"], won["won_prev"]),
+    }
 
     weighted = pipeline["weighted"]
     figures = [
         Figure(
             "new_customers",
             _("New customers"),
-            customers["new"],
+            new["new"],
             list_url("customers:list", team, period.params("created")),
-            previous=customers["new_prev"],
+            previous=new["new_prev"],
             compared=True,
         ),
         Figure(
@@ -193,10 +193,10 @@ def key_figures(scope: Scope, period: Period) -> dict[str, Figure]:
         Figure(
             "revenue",
             _("Revenue"),
-            revenue["now"] or Decimal("0"),
+            Decimal(revenue["revenue"]),
             list_url("sales:order_list", team, period.params("ordered"), status=COUNTED_STATUSES),
             kind="money",
-            previous=revenue["prev"] or Decimal("0"),
+            previous=Decimal(revenue["revenue_prev"]),
             compared=True,
             help=_("Orders in the period, without cancelled and refunded ones."),
         ),
@@ -250,7 +250,7 @@ def key_figures(scope: Scope, period: Period) -> dict[str, Figure]:
         Figure(
             "churn_risk",
             _("Customers at churn risk"),
-            customers["churn"],
+            churn,
             list_url("customers:list", team, churn_warning="on"),
         ),
         Figure(
@@ -271,12 +271,12 @@ def _tasks_url(scope: Scope) -> str:
 
 
 def customer_breakdown(scope: Scope) -> tuple[list[Figure], list[Figure]]:
-    """Customers by lifecycle stage and by tier, now (one query)."""
+    """Customers by lifecycle stage and by tier, from the latest snapshot (one query)."""
     stages, tiers = Customer.LifecycleStage, Customer.ValueTier
-    counts = scope.customers().aggregate(
-        **{f"stage_{v}": Count("pk", filter=Q(lifecycle_stage=v)) for v in stages.values},
-        **{f"tier_{v}": Count("pk", filter=Q(value_tier=v)) for v in tiers.values},
-    )
+    counts: dict[str, int] = defaultdict(int)
+    for row in scope.figures(DailyFigure.Metric.CUSTOMERS).values("dim", "dim2").annotate(n=Sum("count")):
+        counts[f"stage_{row['dim']}"] += row["n"]
+        counts[f"tier_{row['dim2']}"] += row["n"]
     team = scope.params()
     by_stage = [
         Figure(f"stage_{v}", label, counts[f"stage_{v}"], list_url("customers:list", team, lifecycle_stage=v))
@@ -305,21 +305,21 @@ def _month_end(first: date) -> date:
     return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
-def _monthly(qs, field: str, measure, period: Period) -> tuple[list[date], dict[date, object]]:
+def _monthly(figures, measure: str, period: Period) -> tuple[list[date], dict[date, object]]:
+    """The last CHART_MONTHS months up to the period's end, and the figures' sum per month."""
     months = _months_back(period.end, CHART_MONTHS)
-    window = Period(months[0], period.end)
     rows = (
-        qs.filter(window.q(field))
-        .annotate(month=TruncMonth(field))
+        figures.filter(Period(months[0], period.end).day_q())
+        .annotate(month=TruncMonth("day"))
         .values("month")
-        .annotate(value=measure)
+        .annotate(value=Sum(measure))
         .order_by("month")
     )
     return months, {local_date(r["month"]).replace(day=1): r["value"] for r in rows}
 
 
 def new_customers_chart(scope: Scope, period: Period) -> Chart:
-    months, values = _monthly(scope.customers(), "created_at", Count("pk"), period)
+    months, values = _monthly(scope.figures(DailyFigure.Metric.NEW_CUSTOMERS), "count", period)
     chart = Chart("new_customers", _("New customers per month"), "columns", _("New customers"))
     for month in months:
         span = Period(month, min(_month_end(month), period.end))
@@ -335,7 +335,7 @@ def new_customers_chart(scope: Scope, period: Period) -> Chart:
 
 
 def revenue_chart(scope: Scope, period: Period) -> Chart:
-    months, values = _monthly(scope.orders().counted(), "ordered_at", Sum("total"), period)
+    months, values = _monthly(scope.figures(DailyFigure.Metric.REVENUE, record_owner=True), "amount", period)
     chart = Chart("revenue", _("Revenue per month"), "columns", _("Revenue"), money=True)
     for month in months:
         span = Period(month, min(_month_end(month), period.end))
@@ -351,14 +351,8 @@ def revenue_chart(scope: Scope, period: Period) -> Chart:
 
 
 def pipeline_chart(scope: Scope) -> Chart:
-    rows = {
-        r["stage"]: r
-        for r in scope.opportunities()
-        .open()
-        .filter(currency=HOME_CURRENCY)
-        .values("stage")
-        .annotate(count=Count("pk"), amount=Sum("amount"))
-    }
+    figures = scope.figures(DailyFigure.Metric.PIPELINE, record_owner=True, team_field="record_team")
+    rows = {r["dim"]: r for r in figures.values("dim").annotate(count=Sum("count"), amount=Sum("amount"))}
     chart = Chart(
         "pipeline",
         _("Pipeline by stage"),
@@ -369,7 +363,7 @@ def pipeline_chart(scope: Scope) -> Chart:
     )
     stages = PipelineStage.objects.filter(kind=PipelineStage.Kind.OPEN).order_by("order", "pk")
     for stage in stages:
-        row = rows.get(stage.pk)
+        row = rows.get(str(stage.pk))
         if row is None and not stage.active:
             continue
         chart.points.append(
@@ -393,24 +387,28 @@ def interactions_chart(scope: Scope, period: Period) -> Chart:
     the period)."""
     window, weeks = period.last_weeks(CHART_WEEKS)
     rows = (
-        scope.interactions()
-        .filter(window.q("occurred_at"), created_by__in=scope.staff())
-        .annotate(week=TruncWeek("occurred_at"))
+        scope.figures(DailyFigure.Metric.INTERACTIONS)
+        .filter(window.day_q(), record_owner__in=scope.staff())
+        .annotate(week=TruncWeek("day"))
         .values(
-            "week", "created_by", "created_by__username", "created_by__first_name", "created_by__last_name"
+            "week",
+            "record_owner",
+            "record_owner__username",
+            "record_owner__first_name",
+            "record_owner__last_name",
         )
-        .annotate(count=Count("pk"))
+        .annotate(count=Sum("count"))
     )
     per_rep: dict[int, dict] = {}
     for r in rows:
         name = str(
             User(
-                username=r["created_by__username"],
-                first_name=r["created_by__first_name"],
-                last_name=r["created_by__last_name"],
+                username=r["record_owner__username"],
+                first_name=r["record_owner__first_name"],
+                last_name=r["record_owner__last_name"],
             )
         )
-        rep = per_rep.setdefault(r["created_by"], {"name": name, "weeks": {}, "total": 0})
+        rep = per_rep.setdefault(r["record_owner"], {"name": name, "weeks": {}, "total": 0})
         rep["weeks"][local_date(r["week"])] = r["count"]
         rep["total"] += r["count"]
     week_labels = {w: date_format(w, "MONTH_DAY_FORMAT") for w, _span in weeks}
@@ -471,10 +469,8 @@ def top_customers_chart(scope: Scope, period: Period) -> Chart:
 
 
 def tickets_chart(scope: Scope, period: Period) -> Chart:
-    counts = {
-        r["category"]: r["count"]
-        for r in scope.tickets().filter(period.q("created_at")).values("category").annotate(count=Count("pk"))
-    }
+    figures = scope.figures(DailyFigure.Metric.TICKETS, record_owner=True).filter(period.day_q())
+    counts = {r["dim"]: r["count"] for r in figures.values("dim").annotate(count=Sum("count"))}
     chart = Chart("tickets", _("Tickets by category"), "bars", _("Tickets"), note=_("Opened in the period."))
     chart.points = [
         Point(

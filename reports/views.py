@@ -1,9 +1,16 @@
 from io import BytesIO
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from core.audit import audit_log
 from core.exports import write_xlsx
@@ -20,8 +27,10 @@ from reports.behaviour import (
 from reports.charts import layout
 from reports.diagram import flow_layout, lifecycle_funnel, maintenance_process, tier_pyramid, tier_transitions
 from reports.forms import PeriodForm, default_period
-from reports.scope import Period, Scope
+from reports.scope import Period, Scope, teams_for
 from reports.selectors import customer_breakdown, dashboard_chart, dashboard_charts, key_figures
+from reports.services import last_refresh
+from reports.tasks import refresh_figures
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -45,6 +54,10 @@ def index(request: HttpRequest) -> HttpResponse:
     figure aggregates, the stage and tier counts, and one per chart (about 20, whatever the
     data size)."""
     form, scope, period = _scope_and_period(request)
+    refreshed = last_refresh()
+    if refreshed is None:
+        _start_refresh()  # a new installation: the job has not run yet
+        refreshed = last_refresh()  # (done already when tasks run in-process)
     figures = key_figures(scope, period)
     by_stage, by_tier = customer_breakdown(scope)
     charts = dashboard_charts(scope, period, by_tier)
@@ -59,8 +72,37 @@ def index(request: HttpRequest) -> HttpResponse:
         "by_tier": by_tier,
         "charts": [(chart, layout(chart), chart.table()) for chart in charts.values()],
         "query": query,
+        "refreshed": refreshed,
+        "refresh_minutes": round(settings.CELERY_BEAT_SCHEDULE["report-figures-recent"]["schedule"] / 60),
+        "may_refresh": teams_for(request.user) is not None,
     }
     return render(request, "reports/dashboard.html", ctx)
+
+
+REFRESH_LOCK = "reports:figures-refresh"
+
+
+def _start_refresh() -> bool:
+    """Queue a rebuild of the recent figures unless one was queued in the last minute (a
+    click storm runs one job)."""
+    if not cache.add(REFRESH_LOCK, 1, timeout=60):
+        return False
+    refresh_figures.delay()
+    return True
+
+
+@require_POST
+@permission_required("customers.view_customer", raise_exception=True)
+def refresh(request: HttpRequest) -> HttpResponse:
+    """Bring the dashboard's figures up to date now (managers and admins)."""
+    if teams_for(request.user) is None:
+        raise PermissionDenied
+    if _start_refresh():
+        messages.success(request, _("The figures are being brought up to date; reload the page in a minute."))
+    else:
+        messages.info(request, _("The figures are already being brought up to date."))
+    query = request.POST.get("query", "")
+    return redirect(f"{reverse('reports:index')}?{query}" if query else reverse("reports:index"))
 
 
 @permission_required("customers.view_customer", raise_exception=True)
