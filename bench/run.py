@@ -30,6 +30,7 @@ TARGETS = {
     "search_phone": (20, 12),
     "customer_page_long_timeline": (60, None),
     "pipeline_board": (None, None),
+    # Issue 10's target (issue 8 asks "about 200 ms").
     "dashboard_admin": (50, None),
     "dashboard_manager": (50, None),
     "dashboard_rep": (50, None),
@@ -167,6 +168,24 @@ def measure(client, url: str, repeat: int) -> dict:
     }
 
 
+def _timed_job(name: str, job, target_seconds: int) -> dict:
+    """Run a job once and time it."""
+    started = time.perf_counter()
+    counts = job()
+    seconds = round(time.perf_counter() - started, 1)
+    print(f"{name}: {seconds} s {counts}", flush=True)
+    return {
+        "scenario": name,
+        "median_ms": seconds * 1000,
+        "p95_ms": None,
+        "queries": None,
+        "target_ms": target_seconds * 1000,
+        "target_queries": None,
+        "met": seconds <= target_seconds,
+        "counts": counts,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
@@ -183,6 +202,12 @@ def main() -> None:
     admin, manager, rep = _personas()
     only = {s for s in args.only.split(",") if s}
     results = []
+    # The dashboard reads the figures these jobs compute: build them first, and time them
+    # (the recent rebuild runs every REPORT_FIGURES_SCHEDULE_SECONDS, the full one nightly).
+    from reports.services import figures_refresh_due
+
+    results.append(_timed_job("report_figures_full", lambda: figures_refresh_due(full=True), 120))
+    results.append(_timed_job("report_figures_recent", figures_refresh_due, 30))
     for name, user, url in _scenarios(admin, manager, rep):
         if only and name not in only:
             continue
@@ -205,22 +230,7 @@ def main() -> None:
         from sales.scoring import customers_score
 
         for name, job in (("nightly_tier_job", customers_score), ("nightly_churn_job", churn_warnings)):
-            started = time.perf_counter()
-            counts = job()
-            seconds = round(time.perf_counter() - started, 1)
-            results.append(
-                {
-                    "scenario": name,
-                    "median_ms": seconds * 1000,
-                    "p95_ms": None,
-                    "queries": None,
-                    "target_ms": 60_000,
-                    "target_queries": None,
-                    "met": seconds <= 60,
-                    "counts": counts,
-                }
-            )
-            print(f"{name}: {seconds} s {counts}", flush=True)
+            results.append(_timed_job(name, job, 60))
     customers = Customer.objects.count()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pages.json").write_text(

@@ -40,6 +40,11 @@ class Figure(models.Model):
         PIPELINE = "pipeline", _("Open pipeline")  # CNY: count, amount, weighted; dim = stage
         OPEN_TICKETS = "open_tickets", _("Open tickets")  # count; dim = "breached" or ""
         OVERDUE_TASKS = "overdue_tasks", _("Overdue tasks")  # count; record_owner = assignee
+        # The default period (FigureRefresh.period_*) and the one before, which most visits ask
+        # for; other periods are counted from the records. Per customer team and owner, which
+        # partition the customers (so the partitions add up exactly):
+        CONTACTED = "contacted", _("Active customers")  # distinct customers; day = window start
+        TOP_CUSTOMERS = "top_customers", _("Top customers")  # dim = customer id, amount = spend
 
     metric = models.CharField(max_length=20, choices=Metric.choices)
     day = models.DateField(null=True, blank=True)
@@ -77,6 +82,9 @@ class FigureRefresh(models.Model):
     finished_at = models.DateTimeField(_("finished at"), db_index=True)
     since = models.DateField(_("from day"), null=True, blank=True)  # empty: everything
     rows = models.PositiveIntegerField(_("rows"), default=0)
+    # The default period the per-period figures (active and top customers) were counted for.
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("report figure refresh")

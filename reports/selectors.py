@@ -22,6 +22,7 @@ from core.models import User
 from customers.models import Customer
 from interactions.models import Ticket
 from reports.models import Figure as DailyFigure
+from reports.models import FigureRefresh
 from reports.scope import Period, Scope, local_date
 from sales.models import Opportunity, Order, PipelineStage
 
@@ -140,6 +141,33 @@ def _seconds_per(seconds: int, count: int) -> timedelta | None:
     return timedelta(seconds=seconds / count) if count else None
 
 
+def _counted_for_period(period: Period) -> bool:
+    """Whether the latest refresh counted the per-period figures (active customers, top
+    customers) for this period: the default one, which most visits ask for."""
+    latest = FigureRefresh.objects.order_by("-finished_at").values("period_start", "period_end").first()
+    return latest is not None and (latest["period_start"], latest["period_end"]) == (period.start, period.end)
+
+
+def _contacted(scope: Scope, period: Period, prev: Period) -> dict[str, int]:
+    """Customers with an interaction in the period and in the one before (distinct: not a
+    sum of days)."""
+    if _counted_for_period(period):
+        rows = scope.figures(DailyFigure.Metric.CONTACTED).filter(day__in=[period.start, prev.start])
+        sums = rows.aggregate(
+            now=Coalesce(Sum("count", filter=Q(day=period.start)), 0),
+            prev=Coalesce(Sum("count", filter=Q(day=prev.start)), 0),
+        )
+        return sums
+    return (
+        scope.interactions()
+        .filter(Period(prev.start, period.end).q("occurred_at"))
+        .aggregate(
+            now=Count("customer", distinct=True, filter=period.q("occurred_at")),
+            prev=Count("customer", distinct=True, filter=prev.q("occurred_at")),
+        )
+    )
+
+
 def key_figures(scope: Scope, period: Period) -> dict[str, Figure]:
     """Dated figures from the pre-computed days and "now" figures from the latest snapshot
     (reports/services.py); active customers (distinct over the period) from the interactions."""
@@ -149,10 +177,7 @@ def key_figures(scope: Scope, period: Period) -> dict[str, Figure]:
     deals = {"record_owner": True, "team_field": "record_team"}
 
     new = _now_and_before(scope.figures(M.NEW_CUSTOMERS), period, prev, new="count")
-    contacted = scope.interactions().aggregate(
-        now=Count("customer", distinct=True, filter=period.q("occurred_at")),
-        prev=Count("customer", distinct=True, filter=prev.q("occurred_at")),
-    )
+    contacted = _contacted(scope, period, prev)
     revenue = _now_and_before(scope.figures(M.REVENUE, record_owner=True), period, prev, revenue="amount")
     won = _now_and_before(scope.figures(M.WON, **deals), period, prev, won="count", seconds="seconds")
     lost = _now_and_before(scope.figures(M.LOST, **deals), period, prev, lost="count")
@@ -440,8 +465,19 @@ def interactions_chart(scope: Scope, period: Period) -> Chart:
     return chart
 
 
-def top_customers_chart(scope: Scope, period: Period) -> Chart:
-    rows = (
+def _top_customers(scope: Scope, period: Period) -> list[dict]:
+    if _counted_for_period(period):
+        top = list(
+            scope.figures(DailyFigure.Metric.TOP_CUSTOMERS)
+            .filter(day=period.start)
+            .values("dim", "amount")
+            .order_by("-amount")[: TOP_CUSTOMERS * 4]
+        )
+        names = dict(Customer.objects.filter(pk__in=[int(r["dim"]) for r in top]).values_list("pk", "name"))
+        rows = [{"customer": int(r["dim"]), "spend": r["amount"]} for r in top]
+        rows.sort(key=lambda r: (-r["spend"], r["customer"]))
+        return [{**r, "customer__name": names.get(r["customer"], "")} for r in rows[:TOP_CUSTOMERS]]
+    return list(
         scope.orders()
         .counted()
         .filter(period.q("ordered_at"))
@@ -449,6 +485,10 @@ def top_customers_chart(scope: Scope, period: Period) -> Chart:
         .annotate(spend=Sum("total"))
         .order_by("-spend", "customer")[:TOP_CUSTOMERS]
     )
+
+
+def top_customers_chart(scope: Scope, period: Period) -> Chart:
+    rows = _top_customers(scope, period)
     chart = Chart("top_customers", _("Top 10 customers by spend"), "bars", _("Spend"), money=True)
     chart.points = [
         Point(

@@ -7,6 +7,8 @@ rows replace the old ones in one transaction: a page reads either the old figure
 never half of each.
 """
 
+import heapq
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -34,9 +36,11 @@ from core.db import bulk_insert
 from customers.models import Customer
 from interactions.models import Interaction, Task, Ticket
 from reports.models import Figure, FigureRefresh
+from reports.scope import DEFAULT_PERIOD_DAYS, Period
 from sales.models import Opportunity, Order, PipelineStage
 
 M = Figure.Metric
+TOP_CUSTOMERS = 10
 BATCH = 5000
 _ZERO = Decimal("0")
 _LIVE = ExpressionWrapper(Q(customer__deleted_at__isnull=True), output_field=BooleanField())
@@ -160,6 +164,61 @@ def _queries(since: date | None, now: datetime) -> Iterator[tuple[str, QuerySet]
     )
 
 
+def _default_periods(now: datetime) -> tuple[Period, Period]:
+    end = timezone.localtime(now).date()
+    period = Period(end - timedelta(days=DEFAULT_PERIOD_DAYS - 1), end)
+    return period, period.previous()
+
+
+def _period_figures(period: Period, previous: Period) -> Iterator[Figure]:
+    """Active customers (distinct, so not a sum of days) of the default period and the one
+    before, and the top customers by spend of the default period: per customer team and owner.
+    A customer belongs to one team-and-owner partition, so summing partitions is exact, and
+    the top customers of several partitions are among the partitions' own top customers."""
+    for window in (period, previous):
+        rows = (
+            Interaction.objects.filter(window.q("occurred_at"), customer__deleted_at__isnull=True)
+            .values("customer__team_id", "customer__owner_id")
+            .annotate(n=Count("customer", distinct=True))
+            .order_by()
+        )
+        for row in rows:
+            yield Figure(
+                metric=M.CONTACTED,
+                day=window.start,
+                team_id=row["customer__team_id"],
+                owner_id=row["customer__owner_id"],
+                count=row["n"],
+            )
+    spend = (
+        Order.objects.counted()
+        .filter(period.q("ordered_at"), customer__deleted_at__isnull=True)
+        .values("customer_id", "customer__team_id", "customer__owner_id")
+        .annotate(amount=Sum("total"), n=Count("pk"))
+        .order_by()
+    )
+    tops: dict[tuple, list] = defaultdict(list)
+    for row in spend.iterator(chunk_size=BATCH):
+        top = tops[(row["customer__team_id"], row["customer__owner_id"])]
+        # (amount, -id): ties go to the older customer, as the chart's ORDER BY.
+        item = (row["amount"], -row["customer_id"], row["n"])
+        if len(top) < TOP_CUSTOMERS:
+            heapq.heappush(top, item)
+        elif item > top[0]:
+            heapq.heapreplace(top, item)
+    for (team_id, owner_id), top in tops.items():
+        for amount, negative_id, n in top:
+            yield Figure(
+                metric=M.TOP_CUSTOMERS,
+                day=period.start,
+                team_id=team_id,
+                owner_id=owner_id,
+                dim=str(-negative_id),
+                count=n,
+                amount=amount,
+            )
+
+
 def _figures(metric: str, rows) -> Iterator[Figure]:
     for row in rows:
         duration = row.get("f_duration")
@@ -197,22 +256,34 @@ def figures_refresh(*, since: date | None = None, now: datetime | None = None) -
     Idempotent: the same records give the same rows."""
     started = timezone.now()
     now = now or started
-    stale = Figure.objects.filter(day__isnull=True)
+    # Snapshots and per-period figures are rebuilt every time.
+    stale = Figure.objects.filter(Q(day__isnull=True) | Q(metric__in=[M.CONTACTED, M.TOP_CUSTOMERS]))
     stale = stale | (
         Figure.objects.filter(day__gte=since) if since else Figure.objects.filter(day__isnull=False)
     )
     stale.delete()
     counts: dict[str, int] = {}
     for metric, qs in _queries(since, now):
-        written = 0
-        for batch in _chunks(_figures(metric, qs.order_by().iterator(chunk_size=BATCH))):
-            bulk_insert(Figure, batch)
-            written += len(batch)
-        counts[metric] = written
+        counts[metric] = _write(_figures(metric, qs.order_by().iterator(chunk_size=BATCH)))
+    period, previous = _default_periods(now)
+    counts["period"] = _write(_period_figures(period, previous))
     FigureRefresh.objects.create(
-        started_at=started, finished_at=timezone.now(), since=since, rows=sum(counts.values())
+        started_at=started,
+        finished_at=timezone.now(),
+        since=since,
+        rows=sum(counts.values()),
+        period_start=period.start,
+        period_end=period.end,
     )
     return counts
+
+
+def _write(figures: Iterator[Figure]) -> int:
+    written = 0
+    for batch in _chunks(figures):
+        bulk_insert(Figure, batch)
+        written += len(batch)
+    return written
 
 
 def last_refresh() -> FigureRefresh | None:

@@ -166,3 +166,36 @@ def test_the_job_and_the_command_are_recorded(world, capsys):
     assert "revenue=" in capsys.readouterr().out
     runs = JobRun.objects.filter(name="report_figures", status=JobRun.Status.SUCCEEDED)
     assert runs.count() == 2
+
+
+def test_the_default_period_counts_equal_the_records(rep, teammate, manager, other_rep, admin_user):
+    """Active and top customers of the default period come from the job's per-partition rows;
+    they must equal what the records give (the path of any other period)."""
+    from reports.forms import default_period
+    from reports.selectors import top_customers_chart
+
+    now = timezone.now()
+    product = make_product()
+    owners = [rep, rep, teammate, other_rep, rep, teammate, other_rep, rep, rep, rep, rep, rep, teammate]
+    for n, owner in enumerate(owners):
+        c = CustomerFactory(name=f"客户{n}", owner=owner)
+        make_order(c, owner, [(product, 1, 100 * (n % 5 + 1))], ordered_at=now - timedelta(days=n))
+        make_interaction(c, owner, occurred_at=now - timedelta(days=n * 4))
+    period = Period(*default_period())
+
+    def seen(user):
+        figures = key_figures(Scope(user), period)
+        chart = top_customers_chart(Scope(user), period)
+        return (
+            figures["contacted_customers"].value,
+            figures["contacted_customers"].previous,
+            [(p.label, p.value) for p in chart.points],
+        )
+
+    figures_refresh()
+    assert last_refresh().period_start == period.start
+    precomputed = {user.pk: seen(user) for user in (rep, manager, other_rep, admin_user)}
+    FigureRefresh.objects.update(period_start=None)  # now counted from the records
+    assert {user.pk: seen(user) for user in (rep, manager, other_rep, admin_user)} == precomputed
+    assert precomputed[admin_user.pk][0] == 8  # contacted in the last 30 days (n*4 <= 29)
+    assert len(precomputed[admin_user.pk][2]) == 10
