@@ -326,6 +326,15 @@ CELERY_BEAT_SCHEDULE = {
             minute=env.int("POOL_AUTO_RETURN_MINUTE", default=15),
         ),
     },
+    # Follow-up escalation (跟进超时): remind owners, then tell managers (interactions.FollowUpRule).
+    # After the pool's automatic return, before the morning reminders and the digest.
+    "followup-escalation": {
+        "task": "interactions.tasks.followup_escalation",
+        "schedule": crontab(
+            hour=env.int("FOLLOWUP_ESCALATION_HOUR", default=6),
+            minute=env.int("FOLLOWUP_ESCALATION_MINUTE", default=15),
+        ),
+    },
     # Background export files past EXPORT_KEEP_DAYS (they hold personal data: keep them short).
     "cleanup-exports": {
         "task": "core.tasks.cleanup_exports",
