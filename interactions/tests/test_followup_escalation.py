@@ -259,6 +259,22 @@ def test_an_interaction_logged_before_the_escalation_stops_it(rep, manager):
     assert not Notification.objects.filter(recipient=manager).exists()
 
 
+def test_editing_an_interaction_to_a_later_time_also_clears(rep, manager):
+    from interactions.services import interaction_update
+
+    _rule()
+    customer = _contacted(CustomerFactory(owner=rep), T0)
+    with time_machine.travel(T0, tick=False):
+        interaction = make_interaction(customer, rep, occurred_at=T0)
+    _run(T0 + timedelta(days=8))
+    with time_machine.travel(T0 + timedelta(days=9), tick=False):
+        interaction_update(interaction=interaction, user=manager, data={"occurred_at": timezone.now()})
+    customer.refresh_from_db()
+    assert customer.followup_reminded_at is None
+    task = Task.objects.get(rule=TASK_RULE)
+    assert task.status == Task.Status.DONE and task.completed_by == manager
+
+
 def test_an_older_interaction_does_not_clear(rep, manager):
     # Logged late for a day before the last contact: "last contacted" does not move.
     _rule()
