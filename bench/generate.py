@@ -229,7 +229,8 @@ CUSTOMER_COLUMNS = (
     "mobile", "other_phone", "email", "wechat", "street", "mobile_bidx", "other_phone_bidx", "email_bidx",
     "province", "city", "district", "region", "source", "lifecycle_stage", "lifecycle_stage_manual",
     "value_tier", "abc_class", "abc_class_manual", "tag_names", "value_tier_manual", "rfm_score",
-    "churn_risk_score", "churn_risk_reason", "churn_flagged_at", "care_opt_out", "preferences", "notes",
+    "churn_risk_score", "churn_risk_reason", "churn_flagged_at", "followup_reminded_at",
+    "followup_escalated_at", "care_opt_out", "preferences", "notes",
     "owner_id", "team_id", "marketing_consent", "marketing_consent_at", "marketing_consent_channel",
     "info_verified_at", "last_contacted_at", "first_purchase_at", "last_purchase_at", "order_count",
     "total_spend", "search_text", "search_grams", "created_at", "created_by_id", "updated_at",
@@ -482,6 +483,8 @@ def build_customers(chunk_no: int, plans: list[tuple]) -> tuple[list, list, list
                 churn_score,
                 churn_reason,
                 churn_flagged,
+                None,  # followup_reminded_at: the escalation job's state, none at the start
+                None,  # followup_escalated_at
                 rng.random() < 0.03,
                 rng.choice(P.PREFERENCES) if rng.random() < 0.25 else "",
                 rng.choice(P.NOTES) if rng.random() < 0.15 else "",

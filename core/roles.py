@@ -169,6 +169,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.change_customerpool",
         "customers.delete_customerpool",
         "customers.view_poolevent",
+        # Follow-up escalation rules (跟进超时) are configured in the Django admin.
+        "interactions.view_followuprule",
+        "interactions.add_followuprule",
+        "interactions.change_followuprule",
+        "interactions.delete_followuprule",
+        "interactions.view_followupevent",
         *_CUSTOMER_ALL,
         *_INTERACTIONS_ALL,
         *_SALES_ALL,

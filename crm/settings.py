@@ -338,6 +338,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=5, minute=45),
         "kwargs": {"full": True},
     },
+    # Follow-up escalation (跟进超时): remind owners, then tell managers (interactions.FollowUpRule).
+    # After the pool's automatic return, before the morning reminders and the digest.
+    "followup-escalation": {
+        "task": "interactions.tasks.followup_escalation",
+        "schedule": crontab(
+            hour=env.int("FOLLOWUP_ESCALATION_HOUR", default=6),
+            minute=env.int("FOLLOWUP_ESCALATION_MINUTE", default=15),
+        ),
+    },
     # Background export files past EXPORT_KEEP_DAYS (they hold personal data: keep them short).
     "cleanup-exports": {
         "task": "core.tasks.cleanup_exports",

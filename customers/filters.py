@@ -86,6 +86,15 @@ class CustomerFilter(django_filters.FilterSet):
     churn_warning = django_filters.BooleanFilter(
         label=_("churn warning"), method="filter_churn_warning", widget=forms.CheckboxInput
     )
+    # The follow-up escalation's marks (跟进超时, kept by interactions.escalation).
+    followup = django_filters.ChoiceFilter(
+        label=_("follow-up"),
+        choices=[
+            ("overdue", _("Follow-up overdue (owner reminded)")),
+            ("escalated", _("Follow-up escalated (high risk)")),
+        ],
+        method="filter_followup",
+    )
     churn_risk_min = django_filters.NumberFilter(
         label=_("churn risk at least"),
         field_name="churn_risk_score",
@@ -170,6 +179,14 @@ class CustomerFilter(django_filters.FilterSet):
     def filter_churn_warning(self, queryset, name, value):
         # Flagged by the nightly churn job (sales.churn); unticked means everyone.
         return queryset.filter(churn_flagged_at__isnull=False) if value else queryset
+
+    def filter_followup(self, queryset, name, value):
+        # Served by cust_followup_reminded_idx and cust_followup_escalated_idx respectively.
+        if value == "overdue":
+            return queryset.filter(followup_reminded_at__isnull=False, followup_escalated_at__isnull=True)
+        if value == "escalated":
+            return queryset.filter(followup_escalated_at__isnull=False)
+        return queryset
 
     @property
     def active_count(self) -> int:

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q, Subquery
-from django.db.models.functions import Upper
+from django.db.models.functions import Coalesce, Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -349,6 +349,15 @@ class Customer(models.Model):
     churn_risk_score = models.PositiveSmallIntegerField(_("churn risk"), default=0, editable=False)
     churn_risk_reason = models.CharField(_("churn risk reason"), max_length=500, blank=True, editable=False)
     churn_flagged_at = models.DateTimeField(_("churn warning since"), null=True, blank=True, editable=False)
+    # Follow-up escalation (跟进超时), kept by the interactions app's nightly job
+    # (interactions.escalation) and cleared by the next interaction: when the owner was
+    # reminded, and when the team's managers were told and the customer marked high-risk.
+    followup_reminded_at = models.DateTimeField(
+        _("follow-up reminder sent"), null=True, blank=True, editable=False
+    )
+    followup_escalated_at = models.DateTimeField(
+        _("follow-up escalated (high risk)"), null=True, blank=True, editable=False
+    )
     care_opt_out = models.BooleanField(
         _("no care messages"),
         default=False,
@@ -456,7 +465,14 @@ class Customer(models.Model):
     # Change history; encrypted fields stay ciphertext there too. The search columns are
     # derived, so they are left out.
     history = HistoricalRecords(
-        excluded_fields=["search_text", "search_grams", "updated_at"],
+        # The follow-up marks are job state, changed by UPDATEs that bypass the history anyway.
+        excluded_fields=[
+            "search_text",
+            "search_grams",
+            "updated_at",
+            "followup_reminded_at",
+            "followup_escalated_at",
+        ],
         cascade_delete_history=True,
     )
 
@@ -566,6 +582,32 @@ class Customer(models.Model):
                 fields=["-churn_flagged_at", "-id"],
                 name="cust_churn_flagged_idx",
                 condition=Q(churn_flagged_at__isnull=False, deleted_at__isnull=True),
+            ),
+            # Follow-up escalation job (interactions.escalation), stage 1: owned live customers
+            # not yet reminded, by the start of their follow-up clock (last contact, else
+            # creation); the job filters on exactly this expression.
+            models.Index(
+                Coalesce("last_contacted_at", "created_at"),
+                "id",
+                name="cust_followup_due_idx",
+                condition=Q(deleted_at__isnull=True, owner__isnull=False, followup_reminded_at__isnull=True),
+            ),
+            # Stage 2 (reminded, not yet escalated, reminded before a date) and the list
+            # filter "follow-up overdue (owner reminded)".
+            models.Index(
+                fields=["followup_reminded_at", "id"],
+                name="cust_followup_reminded_idx",
+                condition=Q(
+                    deleted_at__isnull=True,
+                    followup_reminded_at__isnull=False,
+                    followup_escalated_at__isnull=True,
+                ),
+            ),
+            # The list filter "follow-up escalated (high risk)", newest first.
+            models.Index(
+                fields=["-followup_escalated_at", "-id"],
+                name="cust_followup_escalated_idx",
+                condition=Q(followup_escalated_at__isnull=False, deleted_at__isnull=True),
             ),
             # Care reminders: birthdays by month and day.
             models.Index(fields=["birthday"], name="cust_birthday_idx", condition=Q(deleted_at__isnull=True)),

@@ -32,6 +32,8 @@ AUTO_RETURN_JOB_NAME = "pool_auto_return"
 # PoolEvent.reason of an automatic return: which rule, and its number of days.
 RULE_NO_INTERACTION = "no_interaction"
 RULE_NO_DEAL = "no_deal"
+# ... and of a return by the follow-up escalation (interactions.escalation).
+RULE_FOLLOWUP_ESCALATION = "followup_escalation"
 RETURNED_TITLE = gettext_lazy("%(name)s went back to the pool")
 WARNING_TITLE = gettext_lazy("%(name)s goes back to the pool on %(date)s unless you follow up")
 
@@ -193,6 +195,23 @@ def pool_customer_release(
     return event
 
 
+@transaction.atomic
+def pool_customer_return_for_rule(
+    *, customer: Customer, from_owner_id: int, rule: str, days: int, now: datetime | None = None
+) -> PoolEvent | None:
+    """An automation rule of another app (the follow-up escalation) sends a customer back to
+    its team's pool: an AUTO_RETURN pool event whose reason names the rule and its days.
+    None, changing nothing, when `from_owner_id` no longer owns the customer."""
+    return _return_to_pool(
+        customer=customer,
+        from_owner_id=from_owner_id,
+        kind=PoolEvent.Kind.AUTO_RETURN,
+        actor=None,
+        reason=f"{rule}:{days}",
+        now=now or timezone.now(),
+    )
+
+
 @dataclass
 class AssignResult:
     assigned: int
@@ -309,6 +328,12 @@ def rule_text(reason: str) -> str:
         return ngettext("No interaction for %(days)d day", "No interaction for %(days)d days", days) % {
             "days": days
         }
+    if rule == RULE_FOLLOWUP_ESCALATION:
+        return ngettext(
+            "No follow-up for %(days)d day (follow-up escalation)",
+            "No follow-up for %(days)d days (follow-up escalation)",
+            days,
+        ) % {"days": days}
     if rule == RULE_NO_DEAL:
         return ngettext("No purchase for %(days)d day", "No purchase for %(days)d days", days) % {
             "days": days

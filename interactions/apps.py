@@ -33,6 +33,7 @@ class InteractionsConfig(AppConfig):
         register_timeline_source("interaction", selectors.interaction_entries, _("Interactions"))
         register_timeline_source("task", selectors.task_entries, _("Tasks"))
         register_timeline_source("ticket", selectors.ticket_entries, _("Tickets"))
+        register_timeline_source("followup", selectors.followup_entries, _("Follow-up escalation"))
         register_customer_panel(
             CustomerPanel(
                 name="work",

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.indexes import OpClass
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -509,3 +510,190 @@ class Article(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- follow-up escalation (跟进超时) ------------------------------------------------------
+
+
+class FollowUpRuleQuerySet(models.QuerySet):
+    def in_precedence(self) -> list["FollowUpRule"]:
+        """Active rules, the one that wins first (see FollowUpRule)."""
+        return sorted(self.filter(active=True).select_related("team"), key=FollowUpRule.precedence_key)
+
+
+class FollowUpRule(models.Model):
+    """ "No follow-up in N days" (跟进超时), configured by admins in the Django admin.
+
+    A customer with an owner and no interaction for `remind_after_days` days (counted from the
+    last interaction, else from its creation) gets a follow-up task for the owner; if still
+    nothing is logged `escalate_after_days` days after that reminder, the managers of the
+    customer's team are told, the customer is marked high-risk and, when `return_to_pool`
+    is set, it goes back to the customer pool (interactions.escalation).
+
+    A rule applies to the customers matching all of its criteria (tier, lifecycle stage,
+    team; blank = any). When several active rules match a customer, the most specific one
+    applies: the one with the most criteria set; among equally specific ones, the shortest
+    `remind_after_days`, then the oldest rule. Two active rules with the same criteria are
+    refused.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    active = models.BooleanField(_("active"), default=True)
+    value_tier = models.CharField(
+        _("tier"),
+        max_length=20,
+        choices=Customer.ValueTier.choices,
+        blank=True,
+        help_text=_("Only customers of this tier. Empty: any tier."),
+    )
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"),
+        max_length=20,
+        choices=Customer.LifecycleStage.choices,
+        blank=True,
+        help_text=_("Only customers in this lifecycle stage. Empty: any stage."),
+    )
+    team = models.ForeignKey(
+        "core.Team",
+        verbose_name=_("team"),
+        related_name="+",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        help_text=_("Only customers of this team. Empty: every team (and customers without a team)."),
+    )
+    remind_after_days = models.PositiveSmallIntegerField(
+        _("remind the owner after (days)"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_("Days without an interaction before the owner gets a follow-up task."),
+    )
+    escalate_after_days = models.PositiveSmallIntegerField(
+        _("then escalate after (days)"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Days after the reminder, still without an interaction, before the team's managers "
+            "are told and the customer is marked high-risk."
+        ),
+    )
+    return_to_pool = models.BooleanField(
+        _("return to the pool on escalation"),
+        default=False,
+        help_text=_("On escalation the customer also loses its owner and goes back to its team's pool."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = FollowUpRuleQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("follow-up escalation rule")
+        verbose_name_plural = _("follow-up escalation rules")
+        ordering = ["-active", "name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remind_after_days__gte=1), name="followuprule_remind_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(escalate_after_days__gte=1), name="followuprule_escalate_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def specificity(self) -> int:
+        return bool(self.value_tier) + bool(self.lifecycle_stage) + (self.team_id is not None)
+
+    def precedence_key(self) -> tuple[int, int, int]:
+        return (-self.specificity, self.remind_after_days, self.pk or 0)
+
+    def scope_q(self) -> Q:
+        """The customers this rule's criteria match (Q() when it has none: everyone)."""
+        q = Q()
+        if self.value_tier:
+            q &= Q(value_tier=self.value_tier)
+        if self.lifecycle_stage:
+            q &= Q(lifecycle_stage=self.lifecycle_stage)
+        if self.team_id is not None:
+            q &= Q(team_id=self.team_id)
+        return q
+
+    def matches(self, customer: Customer) -> bool:
+        return (
+            (not self.value_tier or customer.value_tier == self.value_tier)
+            and (not self.lifecycle_stage or customer.lifecycle_stage == self.lifecycle_stage)
+            and (self.team_id is None or customer.team_id == self.team_id)
+        )
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.active:
+            return
+        same = FollowUpRule.objects.filter(
+            active=True, value_tier=self.value_tier, lifecycle_stage=self.lifecycle_stage, team=self.team_id
+        ).exclude(pk=self.pk)
+        other = same.first()
+        if other is not None:
+            raise ValidationError(
+                _(
+                    "The active rule “%(name)s” already applies to the same customers (same tier, "
+                    "stage and team). Change its days, or deactivate one of the two."
+                )
+                % {"name": other.name}
+            )
+
+
+class FollowUpEvent(models.Model):
+    """One stage of the follow-up escalation of a customer: the owner reminded, or the
+    managers told (escalated). Written only by interactions.escalation, never edited; the
+    customer timeline reads them."""
+
+    class Kind(models.TextChoices):
+        REMINDER = "reminder", _("Owner reminded")
+        ESCALATION = "escalation", _("Escalated to the managers")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), related_name="followup_events", on_delete=models.CASCADE
+    )
+    rule = models.ForeignKey(
+        FollowUpRule,
+        verbose_name=_("rule"),
+        related_name="events",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    # Whole days without an interaction when the stage was reached.
+    days = models.PositiveIntegerField(_("days without interaction"))
+    task = models.ForeignKey(
+        Task, verbose_name=_("task"), related_name="+", on_delete=models.SET_NULL, null=True, blank=True
+    )
+    # Who was told of the escalation (names at the time, for the timeline).
+    notified = models.CharField(_("notified"), max_length=500, blank=True)
+    returned_to_pool = models.BooleanField(_("returned to the pool"), default=False)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("follow-up escalation event")
+        verbose_name_plural = _("follow-up escalation events")
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The customer timeline.
+            models.Index(fields=["customer", "-at"], name="followupevent_customer_idx"),
+            # The admin list, newest first.
+            models.Index(fields=["-at", "-id"], name="followupevent_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.kind}"

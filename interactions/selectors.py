@@ -10,12 +10,13 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.models import User
 from core.pagination import SortOption
 from customers.timeline import TimelineEntry
 from interactions.filters import InteractionFilter, TicketFilter
-from interactions.models import Article, Interaction, Task, Ticket
+from interactions.models import Article, FollowUpEvent, Interaction, Task, Ticket
 
 # Both lists are newest first (inter_occurred_idx, ticket_created_idx).
 INTERACTION_LIST_SORT = SortOption("occurred_at", descending=True)
@@ -136,6 +137,34 @@ def task_entries(customer, user, limit: int) -> list[TimelineEntry]:
                 actor=str(row.assignee),
             )
         )
+    return entries
+
+
+def followup_entries(customer, user, limit: int) -> list[TimelineEntry]:
+    """The follow-up escalation's stages (跟进超时): owner reminded, managers told."""
+    rows = (
+        FollowUpEvent.objects.filter(customer=customer).select_related("owner").order_by("-at", "-id")[:limit]
+    )
+    entries = []
+    for row in rows:
+        owner = str(row.owner) if row.owner_id else _("a former colleague")
+        days = ngettext("no interaction for %(days)d day", "no interaction for %(days)d days", row.days) % {
+            "days": row.days
+        }
+        if row.kind == FollowUpEvent.Kind.REMINDER:
+            icon = "alarm"
+            title = _("Follow-up overdue: %(owner)s reminded (%(days)s)") % {"owner": owner, "days": days}
+            body = ""
+        else:
+            icon = "exclamation-octagon"
+            title = _("Follow-up escalated, customer marked high-risk (%(days)s)") % {"days": days}
+            parts = []
+            if row.notified:
+                parts.append(_("Told: %(names)s") % {"names": row.notified})
+            if row.returned_to_pool:
+                parts.append(_("Returned to the customer pool (owner was %(owner)s).") % {"owner": owner})
+            body = " ".join(parts)
+        entries.append(TimelineEntry(at=row.at, kind="followup", icon=icon, title=title, body=body))
     return entries
 
 

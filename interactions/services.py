@@ -39,12 +39,22 @@ def _notify(
 # --- interactions ------------------------------------------------------------------------
 
 
-def customer_touch(*, customer_id: int, at: datetime) -> None:
+def customer_touch(*, customer_id: int, at: datetime, user: User | None = None) -> None:
     """Move the customer's "last contacted at" forward (never back), in one UPDATE that
-    stays right when two interactions are logged at once."""
-    Customer.objects.filter(pk=customer_id).filter(
-        Q(last_contacted_at__lt=at) | Q(last_contacted_at__isnull=True)
-    ).update(last_contacted_at=at)
+    stays right when two interactions are logged at once.
+
+    Moving it forward also ends the follow-up escalation period (跟进超时): the reminder and
+    high-risk marks are cleared in the same UPDATE and the open follow-up reminder task is
+    completed (by `user`); the next period counts from this contact."""
+    moved = (
+        Customer.objects.filter(pk=customer_id)
+        .filter(Q(last_contacted_at__lt=at) | Q(last_contacted_at__isnull=True))
+        .update(last_contacted_at=at, followup_reminded_at=None, followup_escalated_at=None)
+    )
+    if moved:
+        from interactions.escalation import followup_tasks_close
+
+        followup_tasks_close(customer_id=customer_id, user=user, status=Task.Status.DONE)
 
 
 @transaction.atomic
@@ -57,7 +67,7 @@ def interaction_log(*, user: User | None, customer: Customer, data: dict[str, An
         raise ValidationError({"occurred_at": _("An interaction cannot be in the future.")})
     interaction.full_clean()
     interaction.save()
-    customer_touch(customer_id=customer.pk, at=interaction.occurred_at)
+    customer_touch(customer_id=customer.pk, at=interaction.occurred_at, user=user)
     return interaction
 
 
@@ -69,7 +79,7 @@ def interaction_update(*, interaction: Interaction, user: User, data: dict[str, 
         raise ValidationError({"occurred_at": _("An interaction cannot be in the future.")})
     interaction.full_clean()
     interaction.save()
-    customer_touch(customer_id=interaction.customer_id, at=interaction.occurred_at)
+    customer_touch(customer_id=interaction.customer_id, at=interaction.occurred_at, user=user)
     return interaction
 
 
@@ -147,10 +157,12 @@ def task_create_for_rule(
     subject: models.Model | None = None,
     notes: str = "",
     priority: int = Task.priority.field.default,
+    notify_assignee: bool = True,
 ) -> tuple[Task, bool]:
     """Create the task an automation rule asks for, once: `rule_key` names the occasion
     (e.g. "stage-entered:opportunity:12:stage:3"); a second call returns the first task.
-    Safe when two workers run the same rule at the same moment."""
+    Safe when two workers run the same rule at the same moment. `notify_assignee=False`
+    when the rule sends its own, more telling notification."""
     existing = Task.objects.filter(rule_key=rule_key).first()
     if existing is not None:
         return existing, False
@@ -174,7 +186,8 @@ def task_create_for_rule(
             task.save()
     except IntegrityError:
         return Task.objects.get(rule_key=rule_key), False
-    _notify_assigned(task, None)
+    if notify_assignee:
+        _notify_assigned(task, None)
     return task, True
 
 

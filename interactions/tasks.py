@@ -27,3 +27,13 @@ def care_reminders() -> dict[str, int]:
     from interactions.care import care_reminders as job
 
     return run_job("care_reminders", job)
+
+
+@shared_task
+def followup_escalation() -> dict[str, int]:
+    """Daily: "no follow-up in N days" rules (跟进超时): remind owners, then tell managers and
+    mark customers high-risk (optionally back to the pool). Idempotent; recorded as a JobRun."""
+    from core.jobs import run_job
+    from interactions.escalation import JOB_NAME, followup_escalation_run
+
+    return run_job(JOB_NAME, followup_escalation_run)

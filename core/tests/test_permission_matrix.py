@@ -239,9 +239,9 @@ ADMIN_EXCEPTIONS: dict[str, dict[str, str]] = {
     # No model has a public page of its own ("view on site").
     "admin:view_on_site": row("L  L  L  L  L  L  N"),
     # Read-only in the admin, superusers included: records written by the app (audit log,
-    # job runs, notifications, merges, stage history, lockout records) and orders (entered
-    # through the order pages so totals and statistics stay right); settings singletons
-    # cannot be deleted.
+    # job runs, notifications, merges, stage history, lockout records, pool and follow-up
+    # escalation events) and orders (entered through the order pages so totals and
+    # statistics stay right); settings singletons cannot be deleted.
     **{
         f"admin:{name}": row("L  L  L  L  L  L  F")
         for name in (
@@ -256,6 +256,7 @@ ADMIN_EXCEPTIONS: dict[str, dict[str, str]] = {
             "customers_privacyrequest_add",
             "customers_privacyrequest_delete",
             "customers_poolevent_add",
+            "interactions_followupevent_add",
             # The company-wide default pool (the first pool) cannot be deleted.
             "customers_customerpool_delete",
             "sales_opportunitystagechange_add",

@@ -66,6 +66,9 @@ CASES = [
     ("admin_user", {"q": "a1@example.com"}, "-created"),
     ("admin_user", {"created_after": "2026-01-01"}, "-created"),
     ("admin_user", {"last_contacted_after": "2026-01-01"}, "-contacted"),
+    # Follow-up escalation marks (cust_followup_reminded_idx, cust_followup_escalated_idx).
+    ("admin_user", {"followup": "overdue"}, "-created"),
+    ("admin_user", {"followup": "escalated"}, "-created"),
 ]
 
 
