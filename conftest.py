@@ -8,6 +8,15 @@ import pytest
 # that thread are safe here (one thread, the live server in another).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+@pytest.fixture(autouse=True)
+def _report_refresh_unlocked():
+    """The dashboard queues at most one refresh of its figures a minute (a lock in the shared
+    cache, reports/views.py); each test starts without a lock left by the one before."""
+    from django.core.cache import cache
+
+    cache.delete("reports:figures-refresh")
+
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -223,6 +223,8 @@ EXPECTED: dict[str, Expect] = {
     "reports:index": Expect(get=ALL),
     "reports:chart_export": Expect(("revenue",), get=ALL),
     "reports:maintenance": Expect(get=ALL),
+    # "Update now": POST only; whoever has the team filter (managers, service, admins).
+    "reports:refresh": Expect(get=POST_ONLY, post="-  F  F  -  -  -  -"),
     "reports:behaviour": Expect(get=ALL),
 }
 
