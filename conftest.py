@@ -8,6 +8,7 @@ import pytest
 # that thread are safe here (one thread, the live server in another).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+
 @pytest.fixture(autouse=True)
 def _report_refresh_unlocked():
     """The dashboard queues at most one refresh of its figures a minute (a lock in the shared
