@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from core import custom_fields
 from core.audit import audit_log
 from core.models import AuditLog, User
 from core.pagination import SortOption, keyset_page
@@ -285,6 +286,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.info(request, _("This customer was merged into %(name)s.") % {"name": survivor.name})
             return redirect("customers:detail", pk=survivor.pk)
     contacts = list(customer.contacts.all())
+    contact_fields = custom_fields.definitions("contact") if contacts else []
     for contact in contacts:
         contact.sensitive = _sensitive(
             contact,
@@ -293,11 +295,25 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             [customer.pk, contact.pk],
             f"contact-{contact.pk}-",
         )
+        contact.custom_items = custom_fields.detail_items(
+            contact,
+            contact_fields,
+            reveal_url=lambda name, c=contact: reverse(
+                "customers:contact_reveal", args=[customer.pk, c.pk, name]
+            ),
+            id_prefix=f"contact-{contact.pk}-",
+        )
     completeness, missing = customer.completeness()
     kinds = [k for k in request.GET.getlist("kind") if k in dict(timeline_kinds())]
     ctx = {
         "customer": customer,
         "sensitive": _sensitive(customer, Customer.SENSITIVE_FIELDS, "customers:reveal", [customer.pk], ""),
+        "custom_items": custom_fields.detail_items(
+            customer,
+            custom_fields.definitions("customer"),
+            reveal_url=lambda name: reverse("customers:reveal", args=[customer.pk, name]),
+            id_prefix="",
+        ),
         "contacts": contacts,
         "tags": list(customer.tags.all()),
         "completeness": completeness,
@@ -336,10 +352,17 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_reveal(request: HttpRequest, pk: int, field: str) -> HttpResponse:
     """Show one sensitive field in clear; every reveal is logged."""
     customer = _get_customer_for_user(request.user, pk)
-    if field not in Customer.SENSITIVE_FIELDS:
+    return _reveal(request, customer, "customer", field, Customer.SENSITIVE_FIELDS)
+
+
+def _reveal(request: HttpRequest, obj, target: str, field: str, built_in: tuple[str, ...]) -> JsonResponse:
+    """One sensitive field in clear, built-in or custom (cf_<key>), and its audit entry."""
+    custom = custom_fields.sensitive_field(target, field)
+    if field not in built_in and custom is None:
         return JsonResponse({"error": _("Unknown field.")}, status=400)
-    audit_log(actor=request.user, action=AuditLog.Action.REVEAL, obj=customer, field=field, request=request)
-    return JsonResponse({"value": getattr(customer, field)})
+    audit_log(actor=request.user, action=AuditLog.Action.REVEAL, obj=obj, field=field, request=request)
+    value = custom_fields.revealed_text(obj, custom) if custom is not None else getattr(obj, field)
+    return JsonResponse({"value": value})
 
 
 @require_POST
@@ -347,10 +370,7 @@ def customer_reveal(request: HttpRequest, pk: int, field: str) -> HttpResponse:
 def contact_reveal(request: HttpRequest, pk: int, contact_pk: int, field: str) -> HttpResponse:
     customer = _get_customer_for_user(request.user, pk)
     contact = get_object_or_404(Contact, pk=contact_pk, customer=customer)
-    if field not in Contact.SENSITIVE_FIELDS:
-        return JsonResponse({"error": _("Unknown field.")}, status=400)
-    audit_log(actor=request.user, action=AuditLog.Action.REVEAL, obj=contact, field=field, request=request)
-    return JsonResponse({"value": getattr(contact, field)})
+    return _reveal(request, contact, "contact", field, Contact.SENSITIVE_FIELDS)
 
 
 @require_POST
