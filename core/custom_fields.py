@@ -23,6 +23,7 @@ are what the API calls.
 """
 
 import json
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +82,25 @@ def target_of(obj: models.Model) -> str:
 def definitions(target: str) -> list[CustomField]:
     """The target's fields in form order (one query)."""
     return list(CustomField.objects.filter(target=target).order_by("order", "id"))
+
+
+# Definitions for code that asks many times in a row (an import checks every cell of every
+# row against its columns): kept a few seconds per process, dropped whenever a field is saved
+# or deleted in this process (core.signals).
+_CACHE_SECONDS = 10.0
+_cache: dict[str, tuple[float, list[CustomField]]] = {}
+
+
+def definitions_cached(target: str) -> list[CustomField]:
+    now = time.monotonic()
+    hit = _cache.get(target)
+    if hit is None or now - hit[0] > _CACHE_SECONDS:
+        hit = _cache[target] = (now, definitions(target))
+    return hit[1]
+
+
+def clear_cache(**kwargs) -> None:
+    _cache.clear()
 
 
 def form_name(field: CustomField) -> str:
@@ -485,10 +505,36 @@ def _exact(queryset, field: CustomField, stored) -> models.QuerySet:
     return queryset.filter(**{f"custom__{field.key}": stored})
 
 
+# A sensitive filter's value may come as its blind index ("~" + 64 hex digits), so that the
+# list's URL, saved views and logs never carry the value itself (see private_filter_tokens).
+TOKEN_PREFIX = "~"
+
+
+def private_filter_tokens(target: str, query) -> None:
+    """Replace, in a mutable QueryDict of list filters, the value of each sensitive filter by
+    its blind-index token (a bad value by a token that matches nothing)."""
+    for field in definitions(target):
+        name = form_name(field)
+        if not (field.sensitive and field.filterable and query.get(name)):
+            continue
+        value = query[name]
+        if value.startswith(TOKEN_PREFIX):
+            continue
+        try:
+            typed = parse_value(field, value)
+        except ValidationError:
+            query[name] = TOKEN_PREFIX + "0" * 64
+            continue
+        if typed is not None:
+            query[name] = TOKEN_PREFIX + blind_index(field, typed)
+
+
 def _exact_filter(field: CustomField):
     def method(queryset, name, value):
         if _blank(value):
             return queryset
+        if field.sensitive and value.startswith(TOKEN_PREFIX):
+            return _exact(queryset, field, {"bidx": value[len(TOKEN_PREFIX) :]})
         try:
             typed = parse_value(field, value)
         except ValidationError:
@@ -596,11 +642,14 @@ def _yes_no_filter(field: CustomField):
     return method
 
 
-def add_filters(filterset: django_filters.FilterSet, target: str) -> list[CustomField]:
+def add_filters(
+    filterset: django_filters.FilterSet, target: str, fields: list[CustomField] | None = None
+) -> list[CustomField]:
     """Add the target's filterable custom fields to a FilterSet (in its __init__, after
     super().__init__()), so the list, its saved views, exports and bulk actions filter alike.
-    Returns the fields added; their filter names are cf_<key>."""
-    fields = [field for field in definitions(target) if field.filterable]
+    `fields`: the target's definitions if the caller has them already. Returns the fields
+    added; their filter names are cf_<key>."""
+    fields = [field for field in (definitions(target) if fields is None else fields) if field.filterable]
     for field in fields:
         filterset.filters[form_name(field)] = make_filter(field)
         filterset.filters[form_name(field)].model = filterset._meta.model
@@ -654,11 +703,17 @@ def export_columns(target: str, fields: list[CustomField] | None = None) -> list
 # --- privacy -----------------------------------------------------------------------------------
 
 
-def access_values(obj: models.Model) -> dict[str, str]:
-    """label → value in clear of every custom field of `obj` with a value (access requests)."""
-    fields = definitions(target_of(obj))
-    values = values_of(obj, fields)
-    return {field.label: display(field, values[field.key]) for field in fields if field.key in values}
+def readable(target: str, stored: dict | None) -> str:
+    """Stored custom values as one text in clear, "Label: value; …" (access requests; also
+    for a history row's JSON)."""
+    if not stored:
+        return ""
+    fields = definitions(target)
+    holder = type("Values", (), {"custom": stored})()
+    values = values_of(holder, fields)
+    return "; ".join(
+        f"{field.label}: {display(field, values[field.key])}" for field in fields if field.key in values
+    )
 
 
 # --- definitions: the admin's guard rails ------------------------------------------------------

@@ -22,7 +22,7 @@ import logging
 import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Literal
 
@@ -178,6 +178,17 @@ class Exporter:
     list_url: str = ""  # URL name of the list page ("sales:order_list")
     # Who may see masked columns in full (e.g. "customers.view_sensitive"); empty: nobody.
     sensitive_permission: str = ""
+    # The custom fields of this target (core.custom_fields) follow the columns, read when an
+    # export starts: admins add and remove them at any time.
+    custom_target: str = ""
+
+    def resolved(self) -> "Exporter":
+        """This exporter with the custom-field columns of the moment appended (one query)."""
+        if not self.custom_target:
+            return self
+        from core.custom_fields import export_columns
+
+        return replace(self, columns=[*self.columns, *export_columns(self.custom_target)], custom_target="")
 
     def header(self) -> list[str]:
         return [str(column.header) for column in self.columns]
@@ -193,7 +204,7 @@ class Exporter:
 
     @property
     def has_personal_data(self) -> bool:
-        return any(column.masker is not None for column in self.columns)
+        return any(column.masker is not None for column in self.resolved().columns)
 
     def may_unmask(self, user: User) -> bool:
         return bool(self.sensitive_permission) and user.has_perm(self.sensitive_permission)
@@ -242,6 +253,7 @@ def export_write(
     unmasked). Writes no audit entry: the callers do."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format: {fmt!r}")
+    exporter = exporter.resolved()
     unmasked = exporter.may_unmask(user)
     with translation.override(_language(user)):
         header = exporter.header()

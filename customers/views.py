@@ -129,10 +129,16 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         per_page = 50
     if per_page not in PAGE_SIZES:
         per_page = 50
-    filterset = CustomerFilter(params, queryset=_list_queryset(request.user), user=request.user)
+    definitions = custom_fields.definitions("customer")
+    list_fields = [field for field in definitions if field.show_in_list]
+    filterset = CustomerFilter(
+        params, queryset=_list_queryset(request.user), user=request.user, custom_definitions=definitions
+    )
     page = keyset_page(filterset.qs, SORTS[sort_key], params.get("cursor"), per_page)
     for customer in page.object_list:
         customer.masked = _masked(customer, ("mobile", "email"))
+        # From the row's own JSON column: no query per row.
+        customer.custom_cells = custom_fields.list_cells(customer, list_fields)
 
     # The filter part of the query string, for saved views, sorting links and bulk actions.
     filter_params = params.copy()
@@ -141,6 +147,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     ctx = {
         "filter": filterset,
         "page": page,
+        "custom_columns": [field.label for field in list_fields],
         "sort": sort_key,
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
@@ -175,6 +182,8 @@ def customer_search(request: HttpRequest) -> HttpResponse:
             query.pop("q")
             query["qk"] = token or "invalid"
     query.pop("cursor", None)
+    # Sensitive custom-field filters travel as their blind-index tokens too.
+    custom_fields.private_filter_tokens("customer", query)
     # The pool (公海) shares this search form; it says so in a hidden field.
     target = "customers:pool" if query.pop("target", [""])[-1:] == ["pool"] else "customers:list"
     return redirect(reverse(target) + "?" + query.urlencode())

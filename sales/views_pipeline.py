@@ -142,6 +142,7 @@ def _with_list_columns(qs):
     return qs.select_related("customer", "owner", "stage").only(
         "id",
         "title",
+        "custom",
         "amount",
         "currency",
         "probability",
@@ -173,8 +174,12 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
         per_page = 50
     if per_page not in PAGE_SIZES:
         per_page = 50
-    filterset = selectors.opportunity_list_filter(request.user, params)
+    definitions = custom_fields.definitions("opportunity")
+    list_fields = [field for field in definitions if field.show_in_list]
+    filterset = selectors.opportunity_list_filter(request.user, params, custom_definitions=definitions)
     page = keyset_page(_with_list_columns(filterset.qs), sort, params.get("cursor"), per_page)
+    for opportunity in page.object_list:
+        opportunity.custom_cells = custom_fields.list_cells(opportunity, list_fields)
     filter_params = params.copy()
     for key in ("cursor", "sort", "per_page"):
         filter_params.pop(key, None)
@@ -185,6 +190,7 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     ctx = {
         "filter": filterset,
         "page": page,
+        "custom_columns": [field.label for field in list_fields],
         "sort": sort_key,
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
