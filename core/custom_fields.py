@@ -278,12 +278,12 @@ def display(field: CustomField, value) -> str:
     return str(value)
 
 
-def mask(value: str) -> str:
+def mask(field: CustomField, value: str) -> str:
     """A sensitive value as shown masked: text keeps its first two characters, like a street
     address; numbers and dates show nothing of themselves."""
     if not value:
         return ""
-    return "****" if value[:1].isdigit() or value[:1] == "-" else mask_text(value)
+    return mask_text(value) if field.kind in (Kind.TEXT, Kind.LONG_TEXT) else "****"
 
 
 def values_of(obj: models.Model, fields: list[CustomField]) -> dict[str, Any]:
@@ -364,7 +364,7 @@ def custom_values_for(obj: models.Model, user, *, fields: list[CustomField] | No
         if value is None:
             result[field.key] = None
         elif field.sensitive and not unmasked:
-            result[field.key] = mask(display(field, value))
+            result[field.key] = mask(field, display(field, value))
         else:
             result[field.key] = _jsonable(field, value)
     return result
@@ -459,7 +459,7 @@ def detail_items(
             name = form_name(field)
             item["value"] = ""
             item["sensitive"] = {
-                "masked": mask(text),
+                "masked": mask(field, text),
                 "url": reveal_url(name) if reveal_url else "",
                 "id": f"{id_prefix}{name}",
             }
@@ -473,7 +473,7 @@ def list_cells(obj: models.Model, fields: list[CustomField]) -> list[str]:
     cells = []
     for field in fields:
         text = display(field, values.get(field.key))
-        cells.append(mask(text) if field.sensitive else text)
+        cells.append(mask(field, text) if field.sensitive else text)
     return cells
 
 
@@ -694,7 +694,7 @@ def export_columns(target: str, fields: list[CustomField] | None = None) -> list
                 value=lambda obj, field=field: display(
                     field, from_storage(field, (obj.custom or {}).get(field.key))
                 ),
-                masker=mask if field.sensitive else None,
+                masker=(lambda value, field=field: mask(field, value)) if field.sensitive else None,
             )
         )
     return columns
