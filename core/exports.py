@@ -254,7 +254,8 @@ def export_write(
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format: {fmt!r}")
     exporter = exporter.resolved()
-    unmasked = exporter.may_unmask(user)
+    # Nothing to unmask without a masked column (no permission lookup either).
+    unmasked = exporter.has_personal_data and exporter.may_unmask(user)
     with translation.override(_language(user)):
         header = exporter.header()
         queryset = exporter.queryset(user, params)
@@ -301,6 +302,7 @@ def export_run(
 ) -> int:
     """Export now (the download answers the request) and record it in the audit log.
     Returns the number of rows. The caller checks exporter.permission."""
+    exporter = exporter.resolved()  # the custom-field columns, read once
     count, unmasked = export_write(exporter=exporter, user=user, params=params, fmt=fmt, out=out)
     _audit(
         exporter=exporter,
@@ -393,6 +395,7 @@ def export_job_run(job_id: int) -> int | None:
             _fail(job.pk, _("You may not export this list."))
         return None
     params = QueryDict(job.params)
+    exporter = exporter.resolved()  # the custom-field columns, read once
 
     def progress(rows: int) -> None:
         running = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING)

@@ -295,7 +295,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.info(request, _("This customer was merged into %(name)s.") % {"name": survivor.name})
             return redirect("customers:detail", pk=survivor.pk)
     contacts = list(customer.contacts.all())
-    contact_fields = custom_fields.definitions("contact") if contacts else []
+    contact_fields = custom_fields.definitions("contact")
     for contact in contacts:
         contact.sensitive = _sensitive(
             contact,
