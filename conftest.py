@@ -123,3 +123,14 @@ def admin_user(db):
     from core.tests.factories import UserFactory
 
     return UserFactory(username="admin", role=Role.ADMIN, is_superuser=True, is_staff=True)
+
+
+@pytest.fixture(autouse=True)
+def _custom_field_cache():
+    """Custom-field definitions are cached a few seconds per process (imports); a test's
+    fields are rolled back with it, so no test sees another's."""
+    from core.custom_fields import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()

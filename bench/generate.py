@@ -234,11 +234,11 @@ CUSTOMER_COLUMNS = (
     "owner_id", "team_id", "marketing_consent", "marketing_consent_at", "marketing_consent_channel",
     "info_verified_at", "last_contacted_at", "first_purchase_at", "last_purchase_at", "order_count",
     "total_spend", "search_text", "search_grams", "created_at", "created_by_id", "updated_at",
-    "updated_by_id", "deleted_at", "deleted_by_id", "merged_into_id", "anonymised_at", "pool_id",
+    "updated_by_id", "deleted_at", "deleted_by_id", "merged_into_id", "anonymised_at", "pool_id", "custom",
 )  # fmt: skip
 CONTACT_COLUMNS = (
     "id", "customer_id", "name", "title", "phone", "email", "wechat", "phone_bidx", "email_bidx",
-    "is_primary", "created_at",
+    "is_primary", "created_at", "custom",
 )  # fmt: skip
 SOURCES = ["referral", "exhibition", "web_form", "phone", "social_media", "email", "walk_in", "other", ""]
 SOURCE_WEIGHTS = [18, 10, 20, 15, 15, 7, 8, 5, 2]
@@ -397,6 +397,7 @@ def build_customers(chunk_no: int, plans: list[tuple]) -> tuple[list, list, list
                     _W.search.email_bidx(contact_email),
                     number == 0,
                     min(created + timedelta(days=number * rng.randint(0, 60)), now),
+                    "{}",
                 )
             )
             contact_names.append(contact_name)
@@ -510,6 +511,7 @@ def build_customers(chunk_no: int, plans: list[tuple]) -> tuple[list, list, list
                 None,
                 None,
                 None if owner_id else ctx["default_pool_id"],
+                "{}",  # custom fields: none defined in the benchmark
             )
         )
         if len(samples) < 3 and mobile:
@@ -949,7 +951,7 @@ class Generator:
 
         columns = _columns(
             Opportunity,
-            ("id", "customer_id", "title", "needs", "amount", "currency", "stage_id", "probability", "expected_close_date", "owner_id", "team_id", "source", "next_step", "lost_reason", "order_id", "stage_entered_at", "last_activity_at", "closed_at", "created_by_id", "created_at", "updated_at"),
+            ("id", "customer_id", "title", "needs", "amount", "currency", "stage_id", "probability", "expected_close_date", "owner_id", "team_id", "source", "next_step", "lost_reason", "order_id", "stage_entered_at", "last_activity_at", "closed_at", "created_by_id", "created_at", "updated_at", "custom"),
         )  # fmt: skip
         change_columns = _columns(
             OpportunityStageChange,
@@ -1022,6 +1024,7 @@ class Generator:
                         owner,
                         _dt(at),
                         _dt(min(moment + DAY, self.now_ts)),
+                        "{}",
                     )
                 )
             change_base = _reserve_ids(self.cursor, "sales_opportunitystagechange", len(changes))

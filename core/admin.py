@@ -1,14 +1,21 @@
+import re
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from core.models import AuditLog, JobRun, Notification, Role, Team, User
+from core import custom_fields
+from core.audit import audit_log
+from core.models import AuditLog, CustomField, JobRun, Notification, Role, Team, User
 
 
 @admin.register(User)
@@ -157,3 +164,139 @@ class JobRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class CustomFieldForm(forms.ModelForm):
+    """The guard rails of a custom field: a stable key, no change of kind or of the sensitive
+    flag once records hold values (they would no longer read back), no choice removed while
+    records use it."""
+
+    class Meta:
+        model = CustomField
+        fields = [
+            "target",
+            "key",
+            "kind",
+            "choices",
+            "label_en",
+            "label_zh_hans",
+            "help_text_en",
+            "help_text_zh_hans",
+            "required",
+            "order",
+            "show_in_list",
+            "filterable",
+            "sensitive",
+        ]
+        widgets = {"choices": forms.Textarea(attrs={"rows": 6})}
+
+    def clean_key(self):
+        key = self.cleaned_data["key"]
+        if self.instance.pk:
+            return self.instance.key  # read-only once created
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+            raise ValidationError(
+                _("Use lower-case letters, digits and underscores, starting with a letter."),
+                code="invalid_key",
+            )
+        return key
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if not (cleaned.get("label_en") or cleaned.get("label_zh_hans")):
+            self.add_error("label_en", ValidationError(_("Give the field a label."), code="required"))
+        if kind in CustomField.CHOICE_KINDS:
+            probe = CustomField(choices=cleaned.get("choices", ""))
+            if not probe.choice_list():
+                self.add_error("choices", ValidationError(_("List at least one choice."), code="required"))
+        elif cleaned.get("choices", "").strip():
+            cleaned["choices"] = ""
+        if cleaned.get("sensitive") and kind not in CustomField.SENSITIVE_KINDS:
+            self.add_error(
+                "sensitive",
+                ValidationError(
+                    _("Only text, number, decimal and date fields can be sensitive."), code="sensitive_kind"
+                ),
+            )
+        old = self.instance
+        if old.pk and not self.errors:
+            changed_storage = kind != old.kind or cleaned.get("sensitive") != old.sensitive
+            if changed_storage and custom_fields.values_exist(old):
+                raise ValidationError(
+                    _(
+                        "Records already hold values of this field, so its kind and whether it is "
+                        "sensitive cannot change. Add a new field instead."
+                    ),
+                    code="values_exist",
+                )
+            if kind in CustomField.CHOICE_KINDS and old.kind == kind:
+                kept = {
+                    value for value, _label in CustomField(choices=cleaned.get("choices", "")).choice_list()
+                }
+                for value, _label in old.choice_list():
+                    if value not in kept and custom_fields.choice_in_use(old, value):
+                        self.add_error(
+                            "choices",
+                            ValidationError(
+                                _("The choice “%(value)s” is in use and cannot be removed.")
+                                % {"value": value},
+                                code="choice_in_use",
+                            ),
+                        )
+        return cleaned
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin):
+    form = CustomFieldForm
+    list_display = (
+        "label_en",
+        "label_zh_hans",
+        "target",
+        "key",
+        "kind",
+        "required",
+        "order",
+        "show_in_list",
+        "filterable",
+        "sensitive",
+    )
+    list_filter = ("target", "kind", "sensitive")
+    list_editable = ("order",)
+    ordering = ("target", "order", "id")
+    search_fields = ("key", "label_en", "label_zh_hans")
+    fieldsets = (
+        (None, {"fields": ("target", "key", "kind", "choices")}),
+        (_("Labels"), {"fields": ("label_en", "label_zh_hans", "help_text_en", "help_text_zh_hans")}),
+        (_("Behaviour"), {"fields": ("required", "order", "show_in_list", "filterable", "sensitive")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # The key and the record type are part of every stored value: fixed once created.
+        return ("target", "key") if obj is not None else ()
+
+    def delete_model(self, request, obj):
+        _delete_custom_field(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            _delete_custom_field(request, obj)
+
+
+@transaction.atomic
+def _delete_custom_field(request, field: CustomField) -> None:
+    """Deleting a field (after the admin's confirmation page) drops its values from every
+    record and is written to the audit log."""
+    removed = custom_fields.remove_values(field)
+    audit_log(
+        actor=request.user,
+        action=AuditLog.Action.DELETE,
+        obj=field,
+        request=request,
+        kind="custom_field",
+        target=field.target,
+        key=field.key,
+        records=removed,
+    )
+    field.delete()

@@ -32,6 +32,15 @@ class CoreConfig(AppConfig):
         pre_save.connect(signals.user_pre_save, sender=User, dispatch_uid="core.audit_user_pre_save")
         post_save.connect(signals.user_post_save, sender=User, dispatch_uid="core.audit_user_post_save")
         post_delete.connect(signals.user_post_delete, sender=User, dispatch_uid="core.audit_user_delete")
+        from core import custom_fields
+        from core.models import CustomField
+
+        post_save.connect(
+            custom_fields.clear_cache, sender=CustomField, dispatch_uid="core.customfield_saved"
+        )
+        post_delete.connect(
+            custom_fields.clear_cache, sender=CustomField, dispatch_uid="core.customfield_deleted"
+        )
         for through in signals.m2m_audits():
             m2m_changed.connect(
                 signals.access_m2m_changed,

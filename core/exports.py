@@ -22,7 +22,7 @@ import logging
 import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Literal
 
@@ -178,6 +178,17 @@ class Exporter:
     list_url: str = ""  # URL name of the list page ("sales:order_list")
     # Who may see masked columns in full (e.g. "customers.view_sensitive"); empty: nobody.
     sensitive_permission: str = ""
+    # The custom fields of this target (core.custom_fields) follow the columns, read when an
+    # export starts: admins add and remove them at any time.
+    custom_target: str = ""
+
+    def resolved(self) -> "Exporter":
+        """This exporter with the custom-field columns of the moment appended (one query)."""
+        if not self.custom_target:
+            return self
+        from core.custom_fields import export_columns
+
+        return replace(self, columns=[*self.columns, *export_columns(self.custom_target)], custom_target="")
 
     def header(self) -> list[str]:
         return [str(column.header) for column in self.columns]
@@ -193,7 +204,7 @@ class Exporter:
 
     @property
     def has_personal_data(self) -> bool:
-        return any(column.masker is not None for column in self.columns)
+        return any(column.masker is not None for column in self.resolved().columns)
 
     def may_unmask(self, user: User) -> bool:
         return bool(self.sensitive_permission) and user.has_perm(self.sensitive_permission)
@@ -242,7 +253,9 @@ def export_write(
     unmasked). Writes no audit entry: the callers do."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format: {fmt!r}")
-    unmasked = exporter.may_unmask(user)
+    exporter = exporter.resolved()
+    # Nothing to unmask without a masked column (no permission lookup either).
+    unmasked = exporter.has_personal_data and exporter.may_unmask(user)
     with translation.override(_language(user)):
         header = exporter.header()
         queryset = exporter.queryset(user, params)
@@ -289,6 +302,7 @@ def export_run(
 ) -> int:
     """Export now (the download answers the request) and record it in the audit log.
     Returns the number of rows. The caller checks exporter.permission."""
+    exporter = exporter.resolved()  # the custom-field columns, read once
     count, unmasked = export_write(exporter=exporter, user=user, params=params, fmt=fmt, out=out)
     _audit(
         exporter=exporter,
@@ -381,6 +395,7 @@ def export_job_run(job_id: int) -> int | None:
             _fail(job.pk, _("You may not export this list."))
         return None
     params = QueryDict(job.params)
+    exporter = exporter.resolved()  # the custom-field columns, read once
 
     def progress(rows: int) -> None:
         running = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING)

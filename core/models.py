@@ -534,3 +534,128 @@ class ExportJob(models.Model):
         if not self.total_rows:
             return 0
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class CustomField(models.Model):
+    """A field an admin adds to customers, contacts or opportunities without code (自定义字段).
+
+    Values live in the `custom` JSON column of the target model, keyed by `key`, typed
+    (numbers as numbers, dates as ISO text, several choices as a list); sensitive fields are
+    encrypted there. Reading, validating, filtering, importing and exporting them is
+    core.custom_fields'; the domain apps register their model for each target.
+    """
+
+    class Target(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        CONTACT = "contact", _("Contact")
+        OPPORTUNITY = "opportunity", _("Opportunity")
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        LONG_TEXT = "long_text", _("Long text")
+        NUMBER = "number", _("Number (whole)")
+        DECIMAL = "decimal", _("Decimal number")
+        DATE = "date", _("Date")
+        YES_NO = "yes_no", _("Yes/no")
+        CHOICE = "choice", _("Single choice")
+        MULTI_CHOICE = "multi_choice", _("Multiple choice")
+
+    # Kinds that may be sensitive: stored encrypted, matched exactly through a blind index.
+    SENSITIVE_KINDS = (Kind.TEXT, Kind.LONG_TEXT, Kind.NUMBER, Kind.DECIMAL, Kind.DATE)
+    CHOICE_KINDS = (Kind.CHOICE, Kind.MULTI_CHOICE)
+
+    target = models.CharField(_("added to"), max_length=20, choices=Target.choices)
+    key = models.SlugField(
+        _("key"),
+        max_length=40,
+        help_text=_(
+            "Stable name of the field in the database, imports and the API: lower-case letters, "
+            "digits and underscores, starting with a letter. Cannot be changed later."
+        ),
+    )
+    label_en = models.CharField(_("label (English)"), max_length=100, blank=True)
+    label_zh_hans = models.CharField(_("label (Simplified Chinese)"), max_length=100, blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.TEXT)
+    choices = models.TextField(
+        _("choices"),
+        blank=True,
+        help_text=_(
+            "Single and multiple choice only: one choice per line, as “value” or "
+            "“value | English label | 中文标签”. The value is what is stored and imported."
+        ),
+    )
+    required = models.BooleanField(_("required"), default=False)
+    help_text_en = models.CharField(_("help text (English)"), max_length=300, blank=True)
+    help_text_zh_hans = models.CharField(_("help text (Simplified Chinese)"), max_length=300, blank=True)
+    order = models.PositiveIntegerField(_("order"), default=0, help_text=_("Smaller numbers come first."))
+    show_in_list = models.BooleanField(_("show as a list column"), default=False)
+    filterable = models.BooleanField(_("offer as a list filter"), default=False)
+    sensitive = models.BooleanField(
+        _("sensitive (personal data)"),
+        default=False,
+        help_text=_(
+            "Stored encrypted and shown masked, like phone numbers; filters match the exact value "
+            "only. Text, number, decimal and date fields only. Cannot be changed once values exist."
+        ),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        ordering = ["target", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["target", "key"], name="customfield_unique_key_per_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_target_display()}: {self.label}"
+
+    @property
+    def label(self) -> str:
+        """The label in the active language, else the other one, else the key."""
+        from django.utils.translation import get_language
+
+        first, second = (
+            (self.label_zh_hans, self.label_en)
+            if (get_language() or "").startswith("zh")
+            else (self.label_en, self.label_zh_hans)
+        )
+        return first or second or self.key
+
+    @property
+    def help(self) -> str:
+        from django.utils.translation import get_language
+
+        if (get_language() or "").startswith("zh"):
+            return self.help_text_zh_hans or self.help_text_en
+        return self.help_text_en or self.help_text_zh_hans
+
+    def choice_list(self) -> list[tuple[str, str]]:
+        """(value, label in the active language) for each line of `choices`."""
+        from django.utils.translation import get_language
+
+        zh = (get_language() or "").startswith("zh")
+        result = []
+        for line in self.choices.splitlines():
+            parts = [part.strip() for part in line.split("|")]
+            if not parts[0]:
+                continue
+            value = parts[0]
+            en = parts[1] if len(parts) > 1 and parts[1] else ""
+            cn = parts[2] if len(parts) > 2 and parts[2] else ""
+            label = (cn or en) if zh else (en or cn)
+            result.append((value, label or value))
+        return result
+
+    def choice_aliases(self) -> dict[str, str]:
+        """Every way to write a choice (value and both labels) → its value, for imports."""
+        aliases: dict[str, str] = {}
+        for line in self.choices.splitlines():
+            parts = [part.strip() for part in line.split("|")]
+            if not parts[0]:
+                continue
+            for part in parts:
+                if part:
+                    aliases.setdefault(part.casefold(), parts[0])
+        return aliases

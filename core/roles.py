@@ -152,6 +152,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.view_auditlog",
         "core.view_jobrun",
         "core.view_importjob",
+        # Custom fields on customers, contacts and opportunities (Django admin).
+        "core.add_customfield",
+        "core.change_customfield",
+        "core.delete_customfield",
+        "core.view_customfield",
         # Locked-out logins (django-axes): see them, and unlock by deleting the attempt.
         "axes.view_accessattempt",
         "axes.delete_accessattempt",

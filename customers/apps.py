@@ -7,6 +7,7 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from core.custom_fields import register_target
         from core.exports import register_exporter
         from core.importing import register
 
@@ -14,6 +15,9 @@ class CustomersConfig(AppConfig):
         from customers import privacy  # noqa: F401
         from customers.exports import EXPORTER
         from customers.imports import CustomerImporter
+        from customers.models import Contact, Customer
 
+        register_target("customer", Customer, sensitive_permission="customers.view_sensitive")
+        register_target("contact", Contact, sensitive_permission="customers.view_sensitive")
         register(CustomerImporter())
         register_exporter(EXPORTER)

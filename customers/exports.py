@@ -73,6 +73,7 @@ EXPORTER = Exporter(
     filename="customers",
     list_url="customers:list",
     sensitive_permission="customers.view_sensitive",
+    custom_target="customer",
 )
 
 

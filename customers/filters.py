@@ -4,6 +4,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import custom_fields
 from core.models import Team
 from customers.forms import staff_choices
 from customers.models import Customer, Tag
@@ -106,8 +107,10 @@ class CustomerFilter(django_filters.FilterSet):
         model = Customer
         fields = []
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, user=None, custom_definitions=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The filterable custom fields (cf_<key>): indexed equality, ranges within the scope.
+        custom_fields.add_filters(self, "customer", custom_definitions)
         # Filter lists show only what the user may filter by.
         if user is not None and not (user.is_superuser or user.has_perm("customers.view_all_customers")):
             managed = user.managed_team_ids

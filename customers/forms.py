@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import custom_fields
 from core.models import Team, User
 from core.personal_data import normalize_email, normalize_phone
 from customers.models import ConsentRecord, Contact, Customer, SavedView, Tag
@@ -123,6 +124,10 @@ class CustomerForm(forms.ModelForm):
         else:
             del self.fields["owner"]
             del self.fields["team"]
+        custom_fields.add_form_fields(self, "customer", self.instance)
+
+    def custom_bound_fields(self) -> list:
+        return [self[custom_fields.form_name(field)] for field in self.custom_fields]
 
     def clean_name(self):
         name = " ".join(self.cleaned_data["name"].split())
@@ -218,12 +223,15 @@ class CustomerForm(forms.ModelForm):
         return self.user.has_perm("customers.override_duplicate")
 
     def service_data(self) -> dict:
-        """Cleaned values for the customer services (no tags, no form-only fields)."""
-        return {
+        """Cleaned values for the customer services (no tags, no form-only fields); the custom
+        fields as the `custom` JSON to store."""
+        data = {
             k: v
-            for k, v in self.cleaned_data.items()
+            for k, v in custom_fields.without_form_fields(self.cleaned_data).items()
             if k not in ("tags", "confirm_duplicate", "duplicate_reason")
         }
+        data["custom"] = custom_fields.form_storage(self, self.instance.custom)
+        return data
 
 
 class DuplicateCheckForm(forms.Form):
@@ -256,6 +264,18 @@ class ContactForm(forms.ModelForm):
             "phone": forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
             "email": forms.EmailInput(attrs={"autocomplete": "off"}),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        custom_fields.add_form_fields(self, "contact", self.instance)
+
+    def custom_bound_fields(self) -> list:
+        return [self[custom_fields.form_name(field)] for field in self.custom_fields]
+
+    def save(self, commit: bool = True) -> Contact:
+        # The custom fields are not model fields of the form: their JSON goes on the contact.
+        self.instance.custom = custom_fields.form_storage(self, self.instance.custom)
+        return super().save(commit=commit)
 
     def clean_name(self):
         name = " ".join(self.cleaned_data["name"].split())

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_update_with_history
 
+from core import custom_fields
 from core.db import bulk_insert
 from core.importing import Column, Importer, Outcome, Row, RunState, item_values
 from core.models import ImportItem, ImportJob, User
@@ -375,7 +376,11 @@ class CustomerImporter(Importer):
     def columns(self) -> list[Column]:  # built lazily: choice lookups need the apps loaded
         if self._columns is None:
             self._columns = _columns()
-        return self._columns
+        # The custom fields of the moment (cf_<key>), aliases their labels in both languages.
+        return [
+            *self._columns,
+            *custom_fields.import_columns("customer", custom_fields.definitions_cached("customer")),
+        ]
 
     def owner_choices(self, user: User):
         if user.has_perm("customers.change_customer_owner"):
@@ -498,7 +503,16 @@ class CustomerImporter(Importer):
         contact_values = {key[8:]: values.pop(key) for key in list(values) if key.startswith("contact_")}
         values.pop("last_name", None)
         values.pop("first_name", None)
+        custom = {
+            key[len(custom_fields.FORM_PREFIX) :]: values.pop(key)
+            for key in list(values)
+            if key.startswith(custom_fields.FORM_PREFIX)
+        }
         customer = Customer(**{key: value for key, value in values.items() if value not in (None, "")})
+        if custom:
+            customer.custom = custom_fields.merged_storage(
+                {}, custom_fields.definitions_cached("customer"), custom
+            )
         if values.get("marketing_consent") is False:
             customer.marketing_consent = False
         customer.owner = self._owner(job, owner_text, state)
@@ -698,6 +712,12 @@ class CustomerImporter(Importer):
                 before[field] = _jsonable(getattr(customer, field))
                 after[field] = _jsonable(value)
                 setattr(customer, field, value)
+        if incoming.custom:
+            # Filled cells set their custom field; empty ones leave the stored value alone.
+            merged = {**customer.custom, **incoming.custom}
+            if merged != customer.custom:
+                before["custom"], after["custom"] = customer.custom, merged
+                customer.custom = merged
         old_tags = sorted(tag.pk for tag in customer.tags.all())
         new_tags = old_tags
         if incoming._import_tags:

@@ -369,6 +369,9 @@ class Customer(models.Model):
         help_text=_("How and when the customer likes to be served, e.g. call after 6 pm."),
     )
     notes = models.TextField(_("notes"), blank=True)
+    # Values of the custom fields admins defined (core.custom_fields): typed JSON by key,
+    # sensitive ones encrypted. Kept in the change history like any other field.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True, editable=False)
 
     # Ownership
     owner = models.ForeignKey(
@@ -633,6 +636,10 @@ class Customer(models.Model):
                 name="cust_search_trgm_idx",
             ),
             PostgresOnlyGinIndex(fields=["search_grams"], name="cust_search_grams_idx"),
+            # Custom-field filters: equality and containment (`custom @> '{"key": value}'`,
+            # also the blind index of sensitive ones). Ranges on numbers and dates are not
+            # indexed; they filter the rows the scope and the other filters have narrowed.
+            PostgresOnlyGinIndex(OpClass("custom", name="jsonb_path_ops"), name="cust_custom_gin_idx"),
         ]
 
     def __str__(self) -> str:
@@ -687,6 +694,8 @@ class Contact(models.Model):
     phone_bidx = models.CharField(max_length=64, blank=True, editable=False)
     email_bidx = models.CharField(max_length=64, blank=True, editable=False)
     is_primary = models.BooleanField(_("primary contact"), default=False)
+    # Values of the custom fields defined for contacts (core.custom_fields).
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     SENSITIVE_FIELDS = ("phone", "email", "wechat")
@@ -704,6 +713,8 @@ class Contact(models.Model):
             # Exact phone / email search also finds a company by its contacts.
             models.Index(fields=["phone_bidx"], name="contact_phone_bidx_idx", condition=~Q(phone_bidx="")),
             models.Index(fields=["email_bidx"], name="contact_email_bidx_idx", condition=~Q(email_bidx="")),
+            # Equality lookups on custom-field values (`custom @> …`), e.g. the API's filters.
+            PostgresOnlyGinIndex(OpClass("custom", name="jsonb_path_ops"), name="contact_custom_gin_idx"),
         ]
 
     def __str__(self) -> str:

@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 
+from core import custom_fields
 from core.audit import audit_log
 from core.exports import exports_forget_personal_data, plain
 from core.importing import imports_forget_records
@@ -79,6 +80,9 @@ class Sheet:
 
 
 def _cell(obj: models.Model, name: str):
+    if name == "custom":
+        # Custom fields (sensitive ones decrypted), labelled in the reader's language.
+        return custom_fields.readable(custom_fields.target_of(obj), obj.custom)
     model_field = obj._meta.get_field(name)
     if model_field.choices:
         return getattr(obj, f"get_{name}_display")()
@@ -393,6 +397,8 @@ _EMPTIED = {
     "care_opt_out": True,
     "search_text": "",
     "search_grams": [],
+    # Custom fields, sensitive or not: free text and numbers about the person.
+    "custom": {},
 }
 
 
@@ -526,6 +532,9 @@ def _history_sheet(customer: Customer) -> Sheet:
         ]
         for name in tracked:
             model_field = Customer._meta.get_field(name)
+            if name == "custom":
+                row.append(custom_fields.readable("customer", record.custom))
+                continue
             row.append(getattr(record, model_field.attname))
         rows.append(row)
     return Sheet("history", _("Change history"), columns, rows)
@@ -568,7 +577,7 @@ def _customer_sheets(customer: Customer) -> list[Sheet]:
             _("Contacts"),
             Contact,
             contacts,
-            ["name", "title", "phone", "email", "wechat", "is_primary", "created_at"],
+            ["name", "title", "phone", "email", "wechat", "custom", "is_primary", "created_at"],
         ),
         model_sheet(
             "consent",

@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from core import custom_fields
 from core.audit import audit_log
 from core.models import AuditLog, User
 from core.pagination import SortOption, keyset_page
@@ -128,10 +129,16 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         per_page = 50
     if per_page not in PAGE_SIZES:
         per_page = 50
-    filterset = CustomerFilter(params, queryset=_list_queryset(request.user), user=request.user)
+    definitions = custom_fields.definitions("customer")
+    list_fields = [field for field in definitions if field.show_in_list]
+    filterset = CustomerFilter(
+        params, queryset=_list_queryset(request.user), user=request.user, custom_definitions=definitions
+    )
     page = keyset_page(filterset.qs, SORTS[sort_key], params.get("cursor"), per_page)
     for customer in page.object_list:
         customer.masked = _masked(customer, ("mobile", "email"))
+        # From the row's own JSON column: no query per row.
+        customer.custom_cells = custom_fields.list_cells(customer, list_fields)
 
     # The filter part of the query string, for saved views, sorting links and bulk actions.
     filter_params = params.copy()
@@ -140,6 +147,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     ctx = {
         "filter": filterset,
         "page": page,
+        "custom_columns": [field.label for field in list_fields],
         "sort": sort_key,
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
@@ -174,6 +182,8 @@ def customer_search(request: HttpRequest) -> HttpResponse:
             query.pop("q")
             query["qk"] = token or "invalid"
     query.pop("cursor", None)
+    # Sensitive custom-field filters travel as their blind-index tokens too.
+    custom_fields.private_filter_tokens("customer", query)
     # The pool (公海) shares this search form; it says so in a hidden field.
     target = "customers:pool" if query.pop("target", [""])[-1:] == ["pool"] else "customers:list"
     return redirect(reverse(target) + "?" + query.urlencode())
@@ -285,6 +295,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.info(request, _("This customer was merged into %(name)s.") % {"name": survivor.name})
             return redirect("customers:detail", pk=survivor.pk)
     contacts = list(customer.contacts.all())
+    contact_fields = custom_fields.definitions("contact")
     for contact in contacts:
         contact.sensitive = _sensitive(
             contact,
@@ -293,11 +304,25 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             [customer.pk, contact.pk],
             f"contact-{contact.pk}-",
         )
+        contact.custom_items = custom_fields.detail_items(
+            contact,
+            contact_fields,
+            reveal_url=lambda name, c=contact: reverse(
+                "customers:contact_reveal", args=[customer.pk, c.pk, name]
+            ),
+            id_prefix=f"contact-{contact.pk}-",
+        )
     completeness, missing = customer.completeness()
     kinds = [k for k in request.GET.getlist("kind") if k in dict(timeline_kinds())]
     ctx = {
         "customer": customer,
         "sensitive": _sensitive(customer, Customer.SENSITIVE_FIELDS, "customers:reveal", [customer.pk], ""),
+        "custom_items": custom_fields.detail_items(
+            customer,
+            custom_fields.definitions("customer"),
+            reveal_url=lambda name: reverse("customers:reveal", args=[customer.pk, name]),
+            id_prefix="",
+        ),
         "contacts": contacts,
         "tags": list(customer.tags.all()),
         "completeness": completeness,
@@ -336,10 +361,17 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_reveal(request: HttpRequest, pk: int, field: str) -> HttpResponse:
     """Show one sensitive field in clear; every reveal is logged."""
     customer = _get_customer_for_user(request.user, pk)
-    if field not in Customer.SENSITIVE_FIELDS:
+    return _reveal(request, customer, "customer", field, Customer.SENSITIVE_FIELDS)
+
+
+def _reveal(request: HttpRequest, obj, target: str, field: str, built_in: tuple[str, ...]) -> JsonResponse:
+    """One sensitive field in clear, built-in or custom (cf_<key>), and its audit entry."""
+    custom = custom_fields.sensitive_field(target, field)
+    if field not in built_in and custom is None:
         return JsonResponse({"error": _("Unknown field.")}, status=400)
-    audit_log(actor=request.user, action=AuditLog.Action.REVEAL, obj=customer, field=field, request=request)
-    return JsonResponse({"value": getattr(customer, field)})
+    audit_log(actor=request.user, action=AuditLog.Action.REVEAL, obj=obj, field=field, request=request)
+    value = custom_fields.revealed_text(obj, custom) if custom is not None else getattr(obj, field)
+    return JsonResponse({"value": value})
 
 
 @require_POST
@@ -347,10 +379,7 @@ def customer_reveal(request: HttpRequest, pk: int, field: str) -> HttpResponse:
 def contact_reveal(request: HttpRequest, pk: int, contact_pk: int, field: str) -> HttpResponse:
     customer = _get_customer_for_user(request.user, pk)
     contact = get_object_or_404(Contact, pk=contact_pk, customer=customer)
-    if field not in Contact.SENSITIVE_FIELDS:
-        return JsonResponse({"error": _("Unknown field.")}, status=400)
-    audit_log(actor=request.user, action=AuditLog.Action.REVEAL, obj=contact, field=field, request=request)
-    return JsonResponse({"value": getattr(contact, field)})
+    return _reveal(request, contact, "contact", field, Contact.SENSITIVE_FIELDS)
 
 
 @require_POST

@@ -9,6 +9,7 @@ class SalesConfig(AppConfig):
     def ready(self) -> None:
         # Plug into the customer page, the exports and the imports, and listen for new leads,
         # without customers or core importing us.
+        from core.custom_fields import register_target
         from core.exports import register_exporter
         from core.importing import register
         from customers.panels import CustomerPanel, register_customer_panel
@@ -17,8 +18,10 @@ class SalesConfig(AppConfig):
         from customers.timeline import register_timeline_source
         from sales import exports, panels, privacy, selectors
         from sales.imports import OrderImporter
+        from sales.models import Opportunity
         from sales.signals import assign_new_lead
 
+        register_target("opportunity", Opportunity, sensitive_permission="customers.view_sensitive")
         register(OrderImporter())
         customer_created.connect(assign_new_lead, dispatch_uid="sales.assign_new_lead")
         register_exporter(exports.ORDER_EXPORTER)

@@ -72,6 +72,7 @@ def opportunity_export_rows(user: User, params: QueryDict):
         .only(
             "id",
             "title",
+            "custom",
             "amount",
             "currency",
             "probability",
@@ -122,4 +123,7 @@ OPPORTUNITY_EXPORTER = Exporter(
     ],
     filename="opportunities",
     list_url="sales:opportunity_list",
+    # Sensitive custom fields are masked unless the user may reveal personal data.
+    sensitive_permission=SENSITIVE,
+    custom_target="opportunity",
 )

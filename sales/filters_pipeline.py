@@ -7,6 +7,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core import custom_fields
 from core.models import Team, User
 from customers.forms import staff_choices
 from customers.models import Customer
@@ -88,9 +89,10 @@ class OpportunityFilter(_ScopedOwnerTeamMixin, django_filters.FilterSet):
         model = Opportunity
         fields = []
 
-    def __init__(self, *args, user: User | None = None, **kwargs):
+    def __init__(self, *args, user: User | None = None, custom_definitions=None, **kwargs):
         super().__init__(*args, **kwargs)
         self._scope_owner_team(user)
+        custom_fields.add_filters(self, "opportunity", custom_definitions)
 
     def filter_search(self, queryset, name, value):
         value = value.strip()

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from core import custom_fields
 from core.models import User
 from customers.forms import DateInput, staff_choices
 from sales.models import Opportunity, PipelineStage
@@ -105,6 +106,7 @@ class OpportunityForm(forms.ModelForm):
             # an amount of 0 is rarely what someone means to record.
             self.initial["probability"] = None
             self.initial["amount"] = None
+        custom_fields.add_form_fields(self, "opportunity", self.instance)
 
     def clean_title(self):
         title = " ".join(self.cleaned_data["title"].split())
@@ -131,7 +133,12 @@ class OpportunityForm(forms.ModelForm):
     def service_data(self) -> dict:
         """The cleaned values the services take (the stage included: the update service
         moves it through opportunity_move)."""
-        return {name: self.cleaned_data[name] for name in self.fields}
+        data = {name: self.cleaned_data[name] for name in self.fields if not name.startswith("cf_")}
+        data["custom"] = custom_fields.form_storage(self, self.instance.custom)
+        return data
+
+    def custom_bound_fields(self) -> list:
+        return [self[custom_fields.form_name(field)] for field in self.custom_fields]
 
 
 class OpportunityMoveForm(forms.Form):

@@ -1,12 +1,14 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from core.db import PostgresOnlyGinIndex
 from core.models import Team
 from customers.models import Customer, live_customer_q
 
@@ -272,6 +274,8 @@ class Opportunity(models.Model):
     source = models.CharField(_("source"), max_length=20, choices=Customer.Source.choices, blank=True)
     next_step = models.CharField(_("next step"), max_length=500, blank=True)
     lost_reason = models.CharField(_("lost reason"), max_length=500, blank=True)
+    # Values of the custom fields defined for opportunities (core.custom_fields).
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True, editable=False)
     order = models.OneToOneField(
         Order,
         verbose_name=_("order"),
@@ -316,6 +320,8 @@ class Opportunity(models.Model):
             models.Index(fields=["closed_at"], name="opp_closed_idx", condition=Q(closed_at__isnull=False)),
             # The stale-opportunity rule.
             models.Index(fields=["last_activity_at"], name="opp_last_activity_idx"),
+            # Custom-field filters of the list: equality and containment (`custom @> …`).
+            PostgresOnlyGinIndex(OpClass("custom", name="jsonb_path_ops"), name="opp_custom_gin_idx"),
         ]
 
     def __str__(self) -> str:

@@ -62,6 +62,7 @@ def export(customer: Customer) -> list[Sheet]:
             [
                 "title",
                 "needs",
+                "custom",
                 "amount",
                 "currency",
                 "stage",
@@ -93,7 +94,7 @@ def erase(ctx: ErasureContext) -> None:
     ctx.count(
         "opportunities",
         Opportunity.objects.filter(customer_id__in=ids).update(
-            title=ERASED_TEXT, needs="", next_step="", lost_reason=""
+            title=ERASED_TEXT, needs="", next_step="", lost_reason="", custom={}
         ),
     )
     for key, number in imports_forget_records(kind="orders", object_ids=order_ids).items():

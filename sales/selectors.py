@@ -47,13 +47,13 @@ def opportunity_list_sort(params: QueryDict) -> tuple[str, SortOption]:
     return key, OPPORTUNITY_SORTS[key]
 
 
-def opportunity_list_filter(user: User, params: QueryDict) -> OpportunityFilter:
+def opportunity_list_filter(user: User, params: QueryDict, *, custom_definitions=None) -> OpportunityFilter:
     """The opportunity list's filters over the opportunities `user` may see, with the
     `close_key` its sorts use. Shared by the list page and the export."""
     qs = Opportunity.objects.visible_to(user).annotate(
         close_key=Coalesce("expected_close_date", Value(NO_CLOSE_DATE))
     )
-    return OpportunityFilter(params, queryset=qs, user=user)
+    return OpportunityFilter(params, queryset=qs, user=user, custom_definitions=custom_definitions)
 
 
 def order_entries(customer, user, limit: int) -> list[TimelineEntry]:

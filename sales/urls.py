@@ -21,6 +21,11 @@ urlpatterns = [
     path("opportunities/export/", views_pipeline.opportunity_export, name="opportunity_export"),
     path("opportunities/<int:pk>/", views_pipeline.opportunity_detail, name="opportunity_detail"),
     path("opportunities/<int:pk>/edit/", views_pipeline.opportunity_edit, name="opportunity_edit"),
+    path(
+        "opportunities/<int:pk>/reveal/<str:field>/",
+        views_pipeline.opportunity_reveal,
+        name="opportunity_reveal",
+    ),
     path("opportunities/<int:pk>/move/", views_pipeline.opportunity_move, name="opportunity_move"),
     path("forecast/", views_pipeline.forecast, name="forecast"),
 ]

@@ -35,7 +35,9 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.models import User
+from core import custom_fields
+from core.audit import audit_log
+from core.models import AuditLog, User
 from core.pagination import keyset_page
 from core.views_exports import export_response
 from customers.models import Customer
@@ -140,6 +142,7 @@ def _with_list_columns(qs):
     return qs.select_related("customer", "owner", "stage").only(
         "id",
         "title",
+        "custom",
         "amount",
         "currency",
         "probability",
@@ -171,8 +174,12 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
         per_page = 50
     if per_page not in PAGE_SIZES:
         per_page = 50
-    filterset = selectors.opportunity_list_filter(request.user, params)
+    definitions = custom_fields.definitions("opportunity")
+    list_fields = [field for field in definitions if field.show_in_list]
+    filterset = selectors.opportunity_list_filter(request.user, params, custom_definitions=definitions)
     page = keyset_page(_with_list_columns(filterset.qs), sort, params.get("cursor"), per_page)
+    for opportunity in page.object_list:
+        opportunity.custom_cells = custom_fields.list_cells(opportunity, list_fields)
     filter_params = params.copy()
     for key in ("cursor", "sort", "per_page"):
         filter_params.pop(key, None)
@@ -183,6 +190,7 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     ctx = {
         "filter": filterset,
         "page": page,
+        "custom_columns": [field.label for field in list_fields],
         "sort": sort_key,
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
@@ -276,6 +284,20 @@ def opportunity_edit(request: HttpRequest, pk: int) -> HttpResponse:
 # --- detail --------------------------------------------------------------------------------
 
 
+@require_POST
+@permission_required("customers.view_sensitive", raise_exception=True)
+def opportunity_reveal(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+    """Show one sensitive custom field (cf_<key>) in clear; every reveal is logged."""
+    opportunity = _get_opportunity_for_user(request.user, pk)
+    custom = custom_fields.sensitive_field("opportunity", field)
+    if custom is None:
+        return JsonResponse({"error": _("Unknown field.")}, status=400)
+    audit_log(
+        actor=request.user, action=AuditLog.Action.REVEAL, obj=opportunity, field=field, request=request
+    )
+    return JsonResponse({"value": custom_fields.revealed_text(opportunity, custom)})
+
+
 def _stage_durations(opportunity: Opportunity, changes: list[OpportunityStageChange]) -> list[dict]:
     """Total time per stage, in the order the stages were first entered; the current stage
     counts until now while the opportunity is open."""
@@ -323,6 +345,13 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     is_won = opportunity.stage.kind == PipelineStage.Kind.WON
     ctx = {
         "opportunity": opportunity,
+        "custom_items": custom_fields.detail_items(
+            opportunity,
+            custom_fields.definitions("opportunity"),
+            reveal_url=lambda name: reverse("sales:opportunity_reveal", args=[opportunity.pk, name]),
+            id_prefix="",
+        ),
+        "can_reveal": request.user.has_perm("customers.view_sensitive"),
         "changes": changes,
         "durations": _stage_durations(opportunity, changes),
         "tasks": tasks,

@@ -215,6 +215,8 @@ EXPECTED: dict[str, Expect] = {
     "sales:opportunity_create": Expect(query="customer=customer", get="L  O  N  O  N  F  O"),
     "sales:opportunity_detail": Expect(("opportunity",), get="L  O  N  O  N  O  O"),
     "sales:opportunity_edit": Expect(("opportunity",), get="L  O  N  O  N  F  O"),
+    # A sensitive custom field in clear (customers.view_sensitive), within scope; logged.
+    "sales:opportunity_reveal": Expect(("opportunity", "cf_x"), get=POST_ONLY, post="-  -  N  -  N  -  -"),
     "sales:opportunity_move": Expect(
         ("opportunity",), get=POST_ONLY, post="-  -  N  -  N  F  -", data=(("stage", "won_stage"),)
     ),
