@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0015_custom_field_definitions'),
-        ('customers', '0012_custom_field_values'),
+        ('customers', '0013_custom_field_values'),
         ('sales', '0006_report_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0015_custom_field_definitions'),
-        ('customers', '0011_default_pool'),
+        ('customers', '0012_customer_followup_escalation_marks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
