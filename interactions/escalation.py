@@ -137,17 +137,21 @@ class _Recipients:
 
 
 def _batches(queryset: models.QuerySet, batch_size: int) -> Iterator[list[Customer]]:
-    """Keyset batches by primary key: bounded memory, stable under concurrent changes."""
+    """Batches of the due customers: their ids are read in one pass (a streamed, server-side
+    cursor on PostgreSQL: one scan of the stage's index however long the backlog, where
+    "next 500 after the last id" re-read the whole index for every batch), and each batch is
+    loaded again with the stage's conditions, so a customer contacted meanwhile drops out."""
     queryset = queryset.select_related("owner").only(
         "id", "name", "owner", "team_id", "last_contacted_at", "created_at", "followup_reminded_at"
     )
-    last_pk = 0
-    while True:
-        batch = list(queryset.filter(pk__gt=last_pk).order_by("pk")[:batch_size])
-        if not batch:
-            return
-        last_pk = batch[-1].pk
-        yield batch
+    ids: list[int] = []
+    for pk in queryset.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=batch_size):
+        ids.append(pk)
+        if len(ids) == batch_size:
+            yield list(queryset.filter(pk__in=ids).order_by("pk"))
+            ids = []
+    if ids:
+        yield list(queryset.filter(pk__in=ids).order_by("pk"))
 
 
 def _remind(customer: Customer, rule: FollowUpRule, now: datetime) -> FollowUpEvent | None:
