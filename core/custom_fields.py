@@ -510,10 +510,11 @@ def _exact(queryset, field: CustomField, stored) -> models.QuerySet:
 TOKEN_PREFIX = "~"
 
 
-def private_filter_tokens(target: str, query) -> None:
+def private_filter_tokens(target: str, query, fields: list[CustomField] | None = None) -> None:
     """Replace, in a mutable QueryDict of list filters, the value of each sensitive filter by
-    its blind-index token (a bad value by a token that matches nothing)."""
-    for field in definitions(target):
+    its blind-index token (a bad value by a token that matches nothing). `fields`: the target's
+    definitions when the caller has them already."""
+    for field in definitions(target) if fields is None else fields:
         name = form_name(field)
         if not (field.sensitive and field.filterable and query.get(name)):
             continue

@@ -561,6 +561,11 @@ def customer_merge(
         if side == "merged":
             attname = survivor._meta.get_field(field).attname
             setattr(survivor, attname, getattr(merged, attname))
+    # Custom fields: the survivor's values, and the merged customer's where the survivor has
+    # none (sensitive values move encrypted as they are).
+    for key, value in (merged.custom or {}).items():
+        if (survivor.custom or {}).get(key) in (None, "", []):
+            survivor.custom = {**(survivor.custom or {}), key: value}
     if merged.notes and choices.get("notes") != "merged" and merged.notes not in survivor.notes:
         survivor.notes = f"{survivor.notes}\n\n{merged.notes}".strip()
     # Dates that say "how long have we known them" take the earliest / latest.

@@ -167,6 +167,14 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     """Queries: session, user, perms (2), managed teams, stage / owner / team choices,
     capped count, the page (customer, owner and stage joined) — none grows with the page."""
     params = request.GET.copy()
+    # A sensitive custom-field filter typed into the form arrives in clear: answer with the
+    # same list addressed by its blind-index token, so that the value does not stay in the
+    # address bar, the browser's history, saved links or Referer headers.
+    definitions = custom_fields.definitions("opportunity")
+    tokenised = params.copy()
+    custom_fields.private_filter_tokens("opportunity", tokenised, definitions)
+    if tokenised.urlencode() != params.urlencode():
+        return redirect(f"{request.path}?{tokenised.urlencode()}")
     sort_key, sort = selectors.opportunity_list_sort(params)
     try:
         per_page = int(params.get("per_page", 50))
@@ -174,7 +182,6 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
         per_page = 50
     if per_page not in PAGE_SIZES:
         per_page = 50
-    definitions = custom_fields.definitions("opportunity")
     list_fields = [field for field in definitions if field.show_in_list]
     filterset = selectors.opportunity_list_filter(request.user, params, custom_definitions=definitions)
     page = keyset_page(_with_list_columns(filterset.qs), sort, params.get("cursor"), per_page)

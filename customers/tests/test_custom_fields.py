@@ -387,3 +387,38 @@ def test_access_export_includes_and_erasure_clears_custom_values(admin_user, rep
     with connection.cursor() as cursor:
         cursor.execute("SELECT custom::text FROM customers_historicalcustomer WHERE id = %s", [customer.pk])
         assert all("钓鱼" not in row[0] for row in cursor.fetchall())
+
+
+def test_a_merge_keeps_the_survivors_values_and_takes_the_others_missing_ones(admin_user, rep):
+    from customers.services import customer_merge
+
+    define(key="hobby", kind="text")
+    define(key="size", kind="number")
+    define(key="pin", kind="text", sensitive=True)
+    survivor = CustomerFactory(owner=rep, name="留下的客户")
+    survivor.custom = custom_fields.clean_custom_values("customer", {"hobby": "钓鱼"})
+    survivor.save()
+    merged = CustomerFactory(owner=rep, name="合并的客户")
+    merged.custom = custom_fields.clean_custom_values(
+        "customer", {"hobby": "登山", "size": 42, "pin": "4321"}
+    )
+    merged.save()
+    customer_merge(survivor=survivor, merged=merged, choices={}, user=admin_user)
+    survivor.refresh_from_db()
+    shown = custom_fields.custom_values_for(survivor, admin_user)
+    assert shown["hobby"] == "钓鱼" and shown["size"] == 42 and shown["pin"] == "4321"
+
+
+def test_a_sensitive_opportunity_filter_leaves_the_address_as_its_token(client, rep):
+    from sales.tests.factories import make_opportunity
+
+    define(key="contract_no", kind="text", target="opportunity", sensitive=True, filterable=True)
+    opportunity = make_opportunity(CustomerFactory(owner=rep), rep)
+    opportunity.custom = custom_fields.clean_custom_values("opportunity", {"contract_no": "HT-2026-001"})
+    opportunity.save()
+    client.force_login(rep)
+    url = reverse("sales:opportunity_list")
+    response = client.get(url, {"cf_contract_no": "HT-2026-001"})
+    assert response.status_code == 302 and "HT-2026-001" not in response["Location"]
+    listed = client.get(response["Location"])
+    assert [o.pk for o in listed.context["page"].object_list] == [opportunity.pk]
