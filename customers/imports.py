@@ -8,6 +8,7 @@ derived columns (blind indexes, search text and grams) come from the same helper
 customer services use; new customers and their history rows go in with COPY (core.db.bulk_insert).
 """
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_update_with_history
@@ -342,6 +344,18 @@ class _Seen:
     entry: "_Pending | None" = None
 
 
+def _contact_column(column):
+    """A contact custom field's import column: contact_cf_<key>, named "<label> (contact)",
+    recognised as 联系人<label> / contact <label> too."""
+    return dataclasses.replace(
+        column,
+        name=f"contact_{column.name}",
+        label=format_lazy("{} ({})", column.label, gettext_lazy("contact")),
+        aliases=tuple(a for alias in column.aliases for a in (f"联系人{alias}", f"contact {alias}")),
+        required=False,
+    )
+
+
 @dataclass
 class _Pending:
     """A customer about to be created in this batch, with the contacts of its rows."""
@@ -380,6 +394,10 @@ class CustomerImporter(Importer):
         return [
             *self._columns,
             *custom_fields.import_columns("customer", custom_fields.definitions_cached("customer")),
+            *(
+                _contact_column(c)
+                for c in custom_fields.import_columns("contact", custom_fields.definitions_cached("contact"))
+            ),
         ]
 
     def owner_choices(self, user: User):
@@ -407,7 +425,13 @@ class CustomerImporter(Importer):
                 values.setdefault("kind", Customer.Kind.COMPANY)
             else:
                 return [("name", _("The customer's name is missing."))]
-        if (values.get("contact_phone") or values.get("contact_email")) and not values.get("contact_name"):
+        contact_details = [
+            value
+            for key, value in values.items()
+            if key in ("contact_phone", "contact_email")
+            or key.startswith("contact_" + custom_fields.FORM_PREFIX)
+        ]
+        if any(value not in (None, "", []) for value in contact_details) and not values.get("contact_name"):
             return [("contact_name", _("The contact's name is missing."))]
         return []
 
@@ -531,6 +555,15 @@ class CustomerImporter(Importer):
                 phone=contact_values.get("phone", ""),
                 email=contact_values.get("email", ""),
             )
+            contact_custom = {
+                key[len(custom_fields.FORM_PREFIX) :]: value
+                for key, value in contact_values.items()
+                if key.startswith(custom_fields.FORM_PREFIX)
+            }
+            if contact_custom:
+                contact.custom = custom_fields.merged_storage(
+                    {}, custom_fields.definitions_cached("contact"), contact_custom
+                )
             try:
                 _refresh_contact_derived(contact)
             except ValidationError as exc:

@@ -422,3 +422,27 @@ def test_a_sensitive_opportunity_filter_leaves_the_address_as_its_token(client, 
     assert response.status_code == 302 and "HT-2026-001" not in response["Location"]
     listed = client.get(response["Location"])
     assert [o.pk for o in listed.context["page"].object_list] == [opportunity.pk]
+
+
+def test_the_customer_import_fills_the_contacts_custom_fields(rep):
+    define(
+        key="club",
+        kind="choice",
+        target="contact",
+        label_en="Club",
+        label_zh_hans="俱乐部",
+        choices="chess | Chess | 棋社\ngolf | Golf | 高尔夫",
+    )
+    content = xlsx(
+        [
+            ["客户名称", "联系人", "联系人俱乐部"],
+            ["导入客户甲", "张三", "chess"],
+            ["导入客户乙", "", "golf"],  # a contact detail without the contact's name
+            ["导入客户丙", "李四", "tennis"],  # not a choice
+        ]
+    )
+    job = run_import(rep, content)
+    assert (job.imported, job.rejected) == (1, 2)
+    contact = Contact.objects.get(name="张三")
+    assert custom_fields.custom_values_for(contact, rep) == {"club": "chess"}
+    assert not Customer.objects.filter(name__in=["导入客户乙", "导入客户丙"]).exists()
