@@ -26,8 +26,8 @@ from rest_framework.settings import api_settings
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.audit import audit_log
 from core.api_auth import ApiTokenScheme  # noqa: F401  (registers the OpenAPI security scheme)
+from core.audit import audit_log
 from core.models import AuditLog, User
 from core.pagination import SortOption, keyset_page
 
@@ -297,6 +297,11 @@ class FormSerializer(serializers.ModelSerializer):
 
     def make_form(self, data: dict | None, instance) -> forms.BaseForm:
         raise NotImplementedError
+
+    def get_validators(self):
+        # The model's unique constraints are the form's (and the model's) to check: DRF's own
+        # validators for them would ask for fields the form does not take (e.g. customer).
+        return []
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):

@@ -12,7 +12,7 @@ from django.db.models.functions import Upper
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from core.api import FormSerializer, ScopedViewSet, audit_clear_read
@@ -206,14 +206,7 @@ def _customer_queryset(user):
     partial_update=extend_schema(summary="Change some of a customer's fields"),
     destroy=extend_schema(summary="Move a customer to the recycle bin", responses={204: None}),
 )
-class CustomerViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ScopedViewSet,
-):
+class CustomerViewSet(ScopedViewSet):
     """Customers (客户) the user may see: reps their own, managers their teams', customer
     service and admins everyone; in the recycle bin: not listed."""
 
@@ -272,22 +265,18 @@ class ContactSerializer(MaskingMixin, FormSerializer):
         read_only_fields = ["created_at"]
 
     def make_form(self, data, instance):
-        return ContactForm(data, instance=instance or Contact())
+        return ContactForm(data, instance=instance or Contact(customer=self.customer))
 
     def to_internal_value(self, data):
-        values = super().to_internal_value(data)
         if self.instance is None:
             # The customer must be one the user may change (customers.views.contact_create).
-            customer = visible_customer_or_404(self.user, data)
-            if customer.is_anonymised:
+            self.customer = visible_customer_or_404(self.user, data)
+            if self.customer.is_anonymised:
                 raise PermissionDenied
-            self.customer = customer
-        return values
+        return super().to_internal_value(data)
 
     def create_with_form(self, form):
-        contact = form.save(commit=False)
-        contact.customer = self.customer
-        return services.contact_save(contact=contact, user=self.user)
+        return services.contact_save(contact=form.save(commit=False), user=self.user)
 
     def update_with_form(self, instance, form):
         return services.contact_save(contact=form.save(commit=False), user=self.user)
@@ -301,14 +290,7 @@ class ContactSerializer(MaskingMixin, FormSerializer):
     partial_update=extend_schema(summary="Change some of a contact's fields"),
     destroy=extend_schema(summary="Delete a contact", responses={204: None}),
 )
-class ContactViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ScopedViewSet,
-):
+class ContactViewSet(ScopedViewSet):
     """Contacts (联系人) of the customers the user may see; changing them needs the right to
     change the customer's basic information."""
 

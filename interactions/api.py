@@ -6,7 +6,7 @@ validation (InteractionForm, TaskForm) and services as the web pages.
 
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers
+from rest_framework import serializers
 
 from core.api import FormSerializer, ScopedViewSet
 from core.models import User
@@ -17,7 +17,6 @@ from interactions import selectors, services
 from interactions.filters import InteractionFilter, TaskFilter
 from interactions.forms import InteractionForm, TaskForm
 from interactions.models import Interaction, Task
-
 
 # --- interactions ------------------------------------------------------------------------------
 
@@ -77,13 +76,7 @@ class InteractionSerializer(FormSerializer):
     update=extend_schema(summary="Replace an interaction"),
     partial_update=extend_schema(summary="Change some of an interaction's fields"),
 )
-class InteractionViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    ScopedViewSet,
-):
+class InteractionViewSet(ScopedViewSet):
     """Interactions (跟进记录) of the customers the user may see."""
 
     serializer_class = InteractionSerializer
@@ -146,6 +139,12 @@ class TaskSerializer(FormSerializer):
             customer_choices=Customer.objects.visible_to(self.user),
         )
 
+    def to_internal_value(self, data):
+        # A customer the user may not see answers 404, as the page's ?customer= does.
+        if isinstance(data, dict) and data.get("customer") is not None:
+            _visible_customer(self.user, data)
+        return super().to_internal_value(data)
+
     def create_with_form(self, form):
         return services.task_create(user=self.user, data=form.cleaned_data)
 
@@ -160,13 +159,7 @@ class TaskSerializer(FormSerializer):
     update=extend_schema(summary="Replace a task"),
     partial_update=extend_schema(summary="Change some of a task's fields"),
 )
-class TaskViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    ScopedViewSet,
-):
+class TaskViewSet(ScopedViewSet):
     """Follow-up tasks (跟进任务): assigned to or created by the user, of customers they may
     see, and (managers) of their teams' members."""
 

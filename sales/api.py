@@ -8,7 +8,7 @@ from django.db.models import Prefetch, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -22,7 +22,6 @@ from sales.filters_pipeline import OpportunityFilter
 from sales.forms import OrderForm, OrderLineFormSet, OrderStatusForm
 from sales.forms_pipeline import OpportunityForm, active_stages
 from sales.models import Opportunity, Order, OrderLine, PipelineStage, Product
-
 
 # --- orders ------------------------------------------------------------------------------------
 
@@ -138,13 +137,7 @@ class OrderStatusSerializer(serializers.Serializer):
     update=extend_schema(summary="Replace an order (not its status)"),
     partial_update=extend_schema(summary="Change some of an order's fields"),
 )
-class OrderViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    ScopedViewSet,
-):
+class OrderViewSet(ScopedViewSet):
     """Orders (订单) of the customers the user may see, and those they own."""
 
     serializer_class = OrderSerializer
@@ -266,13 +259,7 @@ class OpportunitySerializer(FormSerializer):
     update=extend_schema(summary="Replace an opportunity (a stage change moves it, with history)"),
     partial_update=extend_schema(summary="Change some of an opportunity's fields"),
 )
-class OpportunityViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    ScopedViewSet,
-):
+class OpportunityViewSet(ScopedViewSet):
     """Opportunities (商机) of the customers the user may see, and those they own."""
 
     serializer_class = OpportunitySerializer
