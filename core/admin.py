@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -8,7 +9,18 @@ from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from core.models import AuditLog, JobRun, Notification, Role, Team, User
+from core.models import (
+    ApiToken,
+    AuditLog,
+    JobRun,
+    Notification,
+    Role,
+    Team,
+    User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 @admin.register(User)
@@ -157,3 +169,159 @@ class JobRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- REST API tokens and webhooks ----------------------------------------------------------------
+
+
+class ApiTokenAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "expires_at"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Admins make tokens for others (shown once, in the message after saving) and revoke them."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_select_related = ("user",)
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "prefix", "user__username")
+    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+    actions = ["revoke"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request, obj=None):
+        return ["user", "name", "expires_at"] if obj is None else list(self.readonly_fields)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        from core.api_auth import api_token_create
+
+        token, raw = api_token_create(
+            user=form.cleaned_data["user"],
+            name=form.cleaned_data["name"],
+            expires_at=form.cleaned_data["expires_at"],
+            actor=request.user,
+            request=request,
+        )
+        obj.pk = token.pk
+        messages.warning(
+            request,
+            _("Token for %(user)s: %(token)s — copy it now, it is not shown again.")
+            % {"user": token.user, "token": raw},
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["view"])
+    def revoke(self, request, queryset):
+        from core.api_auth import api_token_revoke
+
+        for token in queryset:
+            api_token_revoke(token=token, actor=request.user, request=request)
+        messages.success(request, _("Tokens revoked."))
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=_("events"), choices=WebhookEndpoint.Event.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "events", "active"]
+
+    def clean_url(self):
+        from core.webhooks import check_url
+
+        url = self.cleaned_data["url"]
+        check_url(url)
+        return url
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ("at", "status_code", "duration_ms", "response_excerpt", "error", "next_retry_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ("url", "description", "events", "active", "created_at")
+    list_filter = ("active",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        from core.webhooks import webhook_endpoint_create
+
+        endpoint, secret = webhook_endpoint_create(
+            url=form.cleaned_data["url"],
+            events=form.cleaned_data["events"],
+            description=form.cleaned_data["description"],
+            user=request.user,
+        )
+        if not form.cleaned_data["active"]:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)
+        obj.pk = endpoint.pk
+        messages.warning(
+            request,
+            _("Signing secret: %(secret)s — copy it now, it is not shown again.") % {"secret": secret},
+        )
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log (every attempt inline) and a manual re-send."""
+
+    list_display = ("event", "endpoint", "status", "attempts", "created_at", "delivered_at", "next_retry_at")
+    list_select_related = ("endpoint",)
+    list_filter = ("status", "event")
+    readonly_fields = (
+        "endpoint",
+        "event",
+        "body",
+        "status",
+        "attempts",
+        "created_at",
+        "delivered_at",
+        "next_retry_at",
+    )
+    inlines = [WebhookAttemptInline]
+    actions = ["resend"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Send the selected deliveries again"), permissions=["view"])
+    def resend(self, request, queryset):
+        from core.webhooks import webhook_resend
+
+        for delivery in queryset.select_related("endpoint"):
+            webhook_resend(delivery=delivery, user=request.user, request=request)
+        messages.success(request, _("Queued again."))

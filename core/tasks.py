@@ -92,3 +92,27 @@ def purge_audit_log() -> dict:
     from core.jobs import run_job
 
     return run_job(PURGE_JOB_NAME, audit_log_purge)
+
+
+@shared_task
+def webhook_deliver(delivery_id: int) -> str:
+    """One try of a webhook delivery (core/webhooks.py); a failed try schedules the next one
+    with exponential back-off (run at once when tasks run eagerly, as in unit tests)."""
+    from core.webhooks import _enqueue, webhook_attempt
+
+    delivery = webhook_attempt(delivery_id=delivery_id)
+    if delivery is None:
+        return "skipped"
+    if delivery.status == delivery.Status.PENDING and delivery.next_retry_at is not None:
+        delay = max(0, int((delivery.next_retry_at - timezone.now()).total_seconds()))
+        _enqueue([delivery.pk], countdown=delay)
+    return delivery.status
+
+
+@shared_task
+def webhooks_retry_due() -> dict:
+    """Beat job: pending deliveries the broker lost are enqueued again."""
+    from core.jobs import run_job
+    from core.webhooks import webhooks_retry_due as retry_due
+
+    return run_job("webhooks_retry_due", lambda: {"enqueued": retry_due()})

@@ -324,3 +324,29 @@ class ContactViewSet(ScopedViewSet):
         contact = self.get_rw_object()
         services.contact_delete(contact=contact, user=request.user)
         return Response(status=204)
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+def webhook_payload(serializer_class, obj) -> dict:
+    """The API's representation of `obj` as someone without customers.view_sensitive sees it:
+    webhooks carry personal data masked (a receiver fetches it with its token if it needs it)."""
+    from django.contrib.auth.models import AnonymousUser
+
+    return serializer_class(obj, context={"user": AnonymousUser(), "request": None}).data
+
+
+def customer_webhook(event: str):
+    def handler(sender, customer, user=None, **kwargs) -> None:
+        from core.webhooks import webhook_emit
+
+        webhook_emit(
+            event=event, object_id=customer.pk, payload=webhook_payload(CustomerSerializer, customer)
+        )
+
+    return handler
+
+
+on_customer_created = customer_webhook("customer.created")
+on_customer_updated = customer_webhook("customer.updated")

@@ -17,3 +17,10 @@ class CustomersConfig(AppConfig):
 
         register(CustomerImporter())
         register_exporter(EXPORTER)
+
+        # Webhooks (core/webhooks.py) for the customer events.
+        from customers.api import on_customer_created, on_customer_updated
+        from customers.signals import customer_created, customer_updated
+
+        customer_created.connect(on_customer_created, dispatch_uid="customers.webhook_created")
+        customer_updated.connect(on_customer_updated, dispatch_uid="customers.webhook_updated")

@@ -280,3 +280,24 @@ class OpportunityViewSet(ScopedViewSet):
             .annotate(close_key=Coalesce("expected_close_date", Value(selectors.NO_CLOSE_DATE)))
             .select_related("stage")
         )
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+def on_order_created(sender, order, user=None, **kwargs) -> None:
+    from core.webhooks import webhook_emit
+    from customers.api import webhook_payload
+
+    webhook_emit(event="order.created", object_id=order.pk, payload=webhook_payload(OrderSerializer, order))
+
+
+def on_opportunity_won(sender, opportunity, user=None, **kwargs) -> None:
+    from core.webhooks import webhook_emit
+    from customers.api import webhook_payload
+
+    webhook_emit(
+        event="opportunity.won",
+        object_id=opportunity.pk,
+        payload=webhook_payload(OpportunitySerializer, opportunity),
+    )
