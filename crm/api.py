@@ -2,7 +2,7 @@
 the browsable docs (Swagger UI served from our own static files by drf-spectacular-sidecar,
 as a page plus a separate script: no inline code for the Content-Security-Policy to block)."""
 
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
@@ -25,11 +25,14 @@ router.register("opportunities", OpportunityViewSet, basename="opportunity")
 # the site-wide LoginRequiredMiddleware would redirect token clients to the login page.
 urlpatterns = [
     *[path(str(p.pattern), login_not_required(p.callback), name=p.name) for p in router.urls],
-    # The schema and the docs need a signed-in user (session or token), like everything else.
+    # The schema: for a token or a signed-in session (401 otherwise). The docs page is for
+    # people: the login page first, as everywhere else.
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="schema"),
     path(
         "docs/",
-        login_not_required(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),
+        login_required(
+            SpectacularSwaggerSplitView.as_view(url_name="api:schema", template_name="api/swagger_ui.html")
+        ),
         name="docs",
     ),
 ]
