@@ -176,7 +176,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_token = None
     if request.method == "POST" and form.is_valid():
-        _, new_token = api_token_create(
+        _token, new_token = api_token_create(
             user=request.user,
             name=form.cleaned_data["name"],
             expires_at=form.expires_at(),
