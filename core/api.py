@@ -9,12 +9,14 @@ services the pages call, so the API cannot accept what the pages refuse, and his
 statistics, audit entries and automation follow whichever door a change came in by.
 """
 
+import datetime
 import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -178,7 +180,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
     - `sorts` / `default_sort`: the list's keyset sorts (`?sort=`).
     """
 
-    lookup_value_converter = "int"
+    lookup_value_converter = "signedint"  # registered in crm/api.py
     pagination_class = KeysetPagination
     filter_backends = [ScopedFilterBackend]
     action_permissions: dict[str, str] = {}
@@ -285,6 +287,32 @@ def audit_clear_read(request, objects: list, *, object_type: str, fields: tuple[
 # --- serializers -------------------------------------------------------------------------------
 
 
+def _times_in_utc(form) -> None:
+    """JSON may carry any UTC offset (+20:20 parses); PostgreSQL takes ±15 h at most. The
+    instant is what counts: store it as UTC, or refuse a time that has no UTC equivalent."""
+    errors = {}
+    for name, value in form.cleaned_data.items():
+        if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+            try:
+                form.cleaned_data[name] = value.astimezone(datetime.UTC)
+            except OverflowError:
+                errors[name] = [_("Enter a valid date/time.")]
+            instance = getattr(form, "instance", None)
+            if instance is not None and getattr(instance, name, None) == value:
+                setattr(instance, name, form.cleaned_data[name])
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """Times out of the API in UTC ("…Z"): the same instant whatever the server's zone, and
+    valid RFC 3339 even for odd old dates (Asia/Shanghai's local mean time before 1901 has
+    an offset in seconds)."""
+
+    def default_timezone(self):
+        return datetime.UTC
+
+
 class FormSerializer(serializers.ModelSerializer):
     """A serializer whose input is validated by the web page's form.
 
@@ -294,6 +322,11 @@ class FormSerializer(serializers.ModelSerializer):
     errors come back under the field's name, the rest under `non_field_errors`, translated.
     `save()` calls `create_with_form` / `update_with_form`, which call the services.
     """
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UTCDateTimeField,
+    }
 
     def make_form(self, data: dict | None, instance) -> forms.BaseForm:
         raise NotImplementedError
@@ -319,6 +352,7 @@ class FormSerializer(serializers.ModelSerializer):
         form = self.make_form(form_data, self.instance)
         if not form.is_valid():
             raise serializers.ValidationError(form_errors(form))
+        _times_in_utc(form)
         self.form = form
         return dict(form.cleaned_data)
 
@@ -346,3 +380,37 @@ def masked_field(help_text: str = "") -> serializers.CharField:
         help_text=help_text
         or str(gettext_lazy("Personal data: in clear for users who may reveal it (audited), else masked.")),
     )
+
+
+# --- schema --------------------------------------------------------------------------------------
+
+ERROR_RESPONSES = {
+    "400": "Invalid input: {field: [messages]}, or non_field_errors, in the request's language.",
+    "401": "No token, or an invalid, expired or revoked one.",
+    "403": "The record is visible, but you may not do this (the web page's rule).",
+    "404": "No such record in your scope (as on the web pages).",
+    "429": "Too many requests: wait as long as the Retry-After header says.",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular post-processing hook: document the error answers every operation may
+    give (DRF's views raise them; the generator lists successes only)."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "description": "`detail` for 401/403/404/429; field names (or `non_field_errors`) with lists of messages for 400.",
+        "additionalProperties": True,
+    }
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for code, text in ERROR_RESPONSES.items():
+                responses.setdefault(
+                    code,
+                    {
+                        "description": text,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    return result

@@ -3,7 +3,7 @@ the browsable docs (Swagger UI served from our own static files by drf-spectacul
 as a page plus a separate script: no inline code for the Content-Security-Policy to block)."""
 
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.urls import path
+from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
@@ -12,6 +12,22 @@ from interactions.api import InteractionViewSet, TaskViewSet
 from sales.api import OpportunityViewSet, OrderViewSet
 
 app_name = "api"
+
+
+class SignedIntConverter:
+    """Record ids in API paths: any integer, so /customers/-1/ is the API's JSON 404 (the
+    schema says "integer"), not the HTML page of a URL that does not exist."""
+
+    regex = "-?[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+register_converter(SignedIntConverter, "signedint")
 
 router = SimpleRouter(use_regex_path=False)
 router.register("customers", CustomerViewSet, basename="customer")

@@ -558,6 +558,11 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"bearerAuth": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "sales.models.Order.Status"},
 }
 # Webhooks (core/webhooks.py): tries per delivery, the first retry's delay (doubled each time),
 # the request timeout, and whether private/loopback addresses may be called (off: SSRF guard).
