@@ -284,7 +284,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             user=request.user,
         )
         if not form.cleaned_data["active"]:
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)
+            endpoint.active = False
+            endpoint.save(update_fields=["active"])
         obj.pk = endpoint.pk
         messages.warning(
             request,

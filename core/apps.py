@@ -32,6 +32,14 @@ class CoreConfig(AppConfig):
         pre_save.connect(signals.user_pre_save, sender=User, dispatch_uid="core.audit_user_pre_save")
         post_save.connect(signals.user_post_save, sender=User, dispatch_uid="core.audit_user_post_save")
         post_delete.connect(signals.user_post_delete, sender=User, dispatch_uid="core.audit_user_delete")
+        # Webhooks: the cached list of active endpoints follows every change to them.
+        from core.models import WebhookEndpoint
+        from core.webhooks import forget_endpoints
+
+        post_save.connect(forget_endpoints, sender=WebhookEndpoint, dispatch_uid="core.webhooks_forget_saved")
+        post_delete.connect(
+            forget_endpoints, sender=WebhookEndpoint, dispatch_uid="core.webhooks_forget_deleted"
+        )
         for through in signals.m2m_audits():
             m2m_changed.connect(
                 signals.access_m2m_changed,

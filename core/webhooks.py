@@ -118,18 +118,48 @@ def webhook_endpoint_create(
     return endpoint, secret
 
 
-def webhook_emit(*, event: str, object_id: int, payload: dict[str, Any]) -> list[WebhookDelivery]:
-    """Queue `event` for every active endpoint subscribed to it; sending starts on commit."""
-    endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if event in e.events]
-    if not endpoints:
+ENDPOINTS_CACHE_KEY = "webhooks:active-endpoints"
+
+
+def _subscribed_endpoint_ids(event: str) -> list[int]:
+    """Active endpoints for `event`, from the cache: every customer edit and order asks, and
+    most installations have no webhooks, so this must not cost a query each time. The cache
+    entry is dropped whenever an endpoint changes (signal below)."""
+    from django.core.cache import cache
+
+    table = cache.get(ENDPOINTS_CACHE_KEY)
+    if table is None:
+        table = list(WebhookEndpoint.objects.filter(active=True).values_list("pk", "events"))
+        cache.set(ENDPOINTS_CACHE_KEY, table, 3600)
+    return [pk for pk, events in table if event in events]
+
+
+def forget_endpoints(**kwargs) -> None:
+    from django.core.cache import cache
+
+    cache.delete(ENDPOINTS_CACHE_KEY)
+
+
+def webhook_emit(
+    *, event: str, object_id: int, payload: dict[str, Any] | None = None, payload_builder=None
+) -> list[WebhookDelivery]:
+    """Queue `event` for every active endpoint subscribed to it; sending starts on commit.
+    `payload_builder` (a callable) is only called when someone listens."""
+    endpoint_ids = _subscribed_endpoint_ids(event)
+    if not endpoint_ids:
         return []
+    if payload is None:
+        payload = payload_builder()
     body = json.dumps(
         {"event": event, "id": object_id, "timestamp": timezone.now().isoformat(), "payload": payload},
         cls=DjangoJSONEncoder,
         ensure_ascii=False,
     )
     deliveries = WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(endpoint=e, event=event, body=body, next_retry_at=timezone.now()) for e in endpoints]
+        [
+            WebhookDelivery(endpoint_id=pk, event=event, body=body, next_retry_at=timezone.now())
+            for pk in endpoint_ids
+        ]
     )
     ids = [d.pk for d in deliveries]
     transaction.on_commit(lambda: _enqueue(ids))

@@ -289,7 +289,11 @@ def on_order_created(sender, order, user=None, **kwargs) -> None:
     from core.webhooks import webhook_emit
     from customers.api import webhook_payload
 
-    webhook_emit(event="order.created", object_id=order.pk, payload=webhook_payload(OrderSerializer, order))
+    webhook_emit(
+        event="order.created",
+        object_id=order.pk,
+        payload_builder=lambda: webhook_payload(OrderSerializer, order),
+    )
 
 
 def on_opportunity_won(sender, opportunity, user=None, **kwargs) -> None:

@@ -46,6 +46,19 @@ class Receiver:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def no_cached_endpoints():
+    """The endpoint list is cached in Redis, which outlives each test's rolled-back database:
+    leave it saying "no endpoints", as the database will again."""
+    from django.core.cache import cache
+
+    from core.webhooks import ENDPOINTS_CACHE_KEY
+
+    cache.delete(ENDPOINTS_CACHE_KEY)
+    yield
+    cache.set(ENDPOINTS_CACHE_KEY, [], 3600)
+
+
 @pytest.fixture
 def allow_private(settings):
     settings.WEBHOOK_ALLOW_PRIVATE = True
@@ -197,6 +210,7 @@ def test_private_and_loopback_addresses_are_refused(
     # An endpoint registered while private addresses were allowed is refused at delivery time.
     with Receiver() as receiver:
         endpoint = WebhookEndpoint.objects.create(url=receiver.url, events=["customer.created"], secret="s")
+        assert endpoint.active
         settings.WEBHOOK_MAX_ATTEMPTS = 1
         _create_customer(rep, django_capture_on_commit_callbacks)
     assert receiver.requests == []
