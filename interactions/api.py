@@ -7,6 +7,8 @@ validation (InteractionForm, TaskForm) and services as the web pages.
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from core.api import FormSerializer, ScopedViewSet
 from core.models import User
@@ -183,3 +185,23 @@ class TaskViewSet(ScopedViewSet):
             "interactions.reassign_task"
         ):
             raise PermissionDenied
+
+    def _act(self, service):
+        task = self.get_rw_object()
+        service(task=task, user=self.request.user)
+        return Response(self.get_serializer(self.reload(task)).data)
+
+    @extend_schema(summary="Mark a task done", request=None)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        return self._act(services.task_complete)
+
+    @extend_schema(summary="Cancel a task", request=None)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._act(services.task_cancel)
+
+    @extend_schema(summary="Reopen a done or cancelled task", request=None)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        return self._act(services.task_reopen)

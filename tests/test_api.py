@@ -348,3 +348,16 @@ def test_other_lists_filter_like_their_pages(client, rep, web, api, queries):
     for query in queries:
         expected = client.get(f"{web}?{query}", HTTP_ACCEPT_LANGUAGE="en").context["page"].count
         assert ApiClient(rep).get(f"{api}?{query}").json()["count"] == expected, query
+
+
+def test_a_task_is_completed_and_reopened_through_the_services(rep, service):
+    w = build_world(rep)
+    client = ApiClient(rep)
+    assert client.post(f"/api/v1/tasks/{w.task.pk}/complete/").json()["status"] == "done"
+    response = client.post(f"/api/v1/tasks/{w.task.pk}/cancel/")
+    assert response.status_code == 400 and response.json() == {
+        "non_field_errors": ["This task is already closed."]
+    }
+    assert client.post(f"/api/v1/tasks/{w.task.pk}/reopen/").json()["status"] == "open"
+    # Customer service sees the task but may not act on it (as on the page).
+    assert ApiClient(service).post(f"/api/v1/tasks/{w.task.pk}/complete/").status_code == 403

@@ -235,6 +235,10 @@ EXPECTED: dict[str, Expect] = {
     "api:interaction-detail": Expect(("interaction",), get="U  O  N  O  N  O  O"),
     "api:task-list": Expect(get=API_ALL),
     "api:task-detail": Expect(("task",), get="U  O  N  O  N  O  O"),
+    # As interactions:task_action: the assignee, the creator, and who may reassign tasks.
+    "api:task-complete": Expect(("task",), get="U  M  M  M  M  M  M", post="-  -  N  -  N  F  -"),
+    "api:task-cancel": Expect(("task",), get="U  M  M  M  M  M  M", post="-  -  N  -  N  F  -"),
+    "api:task-reopen": Expect(("task",), get="U  M  M  M  M  M  M", post="-  -  N  -  N  F  -"),
     "api:order-list": Expect(get=API_ALL),
     "api:order-detail": Expect(("order",), get="U  O  N  O  N  O  O"),
     "api:order-set-status": Expect(
