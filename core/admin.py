@@ -4,6 +4,8 @@ from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Count, Exists, OuterRef
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -174,6 +176,19 @@ class JobRunAdmin(admin.ModelAdmin):
 # --- REST API tokens and webhooks ----------------------------------------------------------------
 
 
+def _secret_once(request, *, title: str, intro: str, secret: str, back_url: str) -> TemplateResponse:
+    ctx = {
+        **admin.site.each_context(request),
+        "title": title,
+        "intro": intro,
+        "secret": secret,
+        "back_url": back_url,
+    }
+    response = TemplateResponse(request, "admin/core/secret_once.html", ctx)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 class ApiTokenAddForm(forms.ModelForm):
     class Meta:
         model = ApiToken
@@ -215,10 +230,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
             request=request,
         )
         obj.pk = token.pk
-        messages.warning(
+        obj.user = token.user
+        request._secret_once = raw
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Shown on this answer only: not through messages, which may travel in a cookie.
+        return _secret_once(
             request,
-            _("Token for %(user)s: %(token)s — copy it now, it is not shown again.")
-            % {"user": token.user, "token": raw},
+            title=_("New API token"),
+            intro=_("Token for %(user)s:") % {"user": obj.user},
+            secret=request._secret_once,
+            back_url=reverse("admin:core_apitoken_changelist"),
         )
 
     def has_change_permission(self, request, obj=None):
@@ -287,9 +309,16 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             endpoint.active = False
             endpoint.save(update_fields=["active"])
         obj.pk = endpoint.pk
-        messages.warning(
+        request._secret_once = secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return _secret_once(
             request,
-            _("Signing secret: %(secret)s — copy it now, it is not shown again.") % {"secret": secret},
+            title=_("Webhook registered"),
+            intro=_("Signing secret of %(url)s (verify each delivery's X-CRM-Signature with it):")
+            % {"url": obj.url},
+            secret=request._secret_once,
+            back_url=reverse("admin:core_webhookendpoint_changelist"),
         )
 
 
