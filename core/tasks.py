@@ -1,4 +1,5 @@
 import logging
+import math
 
 from celery import shared_task
 from django.utils import timezone
@@ -104,7 +105,8 @@ def webhook_deliver(delivery_id: int) -> str:
     if delivery is None:
         return "skipped"
     if delivery.status == delivery.Status.PENDING and delivery.next_retry_at is not None:
-        delay = max(0, int((delivery.next_retry_at - timezone.now()).total_seconds()))
+        # Rounded up: a retry never comes before its back-off.
+        delay = max(0, math.ceil((delivery.next_retry_at - timezone.now()).total_seconds()))
         _enqueue([delivery.pk], countdown=delay)
     return delivery.status
 

@@ -217,3 +217,43 @@ def test_private_and_loopback_addresses_are_refused(
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert "private" in delivery.attempt_log.get().error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_retries_after_the_back_off(settings, admin_user, rep):
+    """Through the test Redis and a real worker: the second try waits for the back-off."""
+    import time
+
+    from celery.contrib.testing.worker import start_worker
+
+    from crm.celery import app
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 2
+    broker = settings.CELERY_BROKER_URL
+    old = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "result_backend")}
+    app.conf.update(task_always_eager=False, broker_url=broker, result_backend=broker)
+    try:
+        with Receiver(statuses=[500, 200]) as receiver:
+            endpoint, _ = webhook_endpoint_create(
+                url=receiver.url, events=["customer.created"], user=admin_user
+            )
+            with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+                from customers.services import customer_create
+
+                customer_create(
+                    user=rep, data={"name": "真实队列", "owner": rep}
+                )  # autocommit: on_commit runs now
+                delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    delivery.refresh_from_db()
+                    if delivery.status != WebhookDelivery.Status.PENDING:
+                        break
+                    time.sleep(0.2)
+    finally:
+        app.conf.update(old)
+    assert delivery.status == WebhookDelivery.Status.SUCCEEDED and delivery.attempts == 2
+    first, second = delivery.attempt_log.order_by("id")
+    assert first.status_code == 500 and second.status_code == 200
+    assert (second.at - first.at).total_seconds() >= 1.9
