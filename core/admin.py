@@ -8,6 +8,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -15,7 +17,19 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core import custom_fields
 from core.audit import audit_log
-from core.models import AuditLog, CustomField, JobRun, Notification, Role, Team, User
+from core.models import (
+    ApiToken,
+    AuditLog,
+    CustomField,
+    JobRun,
+    Notification,
+    Role,
+    Team,
+    User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 @admin.register(User)
@@ -300,3 +314,187 @@ def _delete_custom_field(request, field: CustomField) -> None:
         records=removed,
     )
     field.delete()
+
+
+# --- REST API tokens and webhooks ----------------------------------------------------------------
+
+
+def _secret_once(request, *, title: str, intro: str, secret: str, back_url: str) -> TemplateResponse:
+    ctx = {
+        **admin.site.each_context(request),
+        "title": title,
+        "intro": intro,
+        "secret": secret,
+        "back_url": back_url,
+    }
+    response = TemplateResponse(request, "admin/core/secret_once.html", ctx)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class ApiTokenAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "expires_at"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Admins make tokens for others (shown once, in the message after saving) and revoke them."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_select_related = ("user",)
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "prefix", "user__username")
+    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+    actions = ["revoke"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request, obj=None):
+        return ["user", "name", "expires_at"] if obj is None else list(self.readonly_fields)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        from core.api_auth import api_token_create
+
+        token, raw = api_token_create(
+            user=form.cleaned_data["user"],
+            name=form.cleaned_data["name"],
+            expires_at=form.cleaned_data["expires_at"],
+            actor=request.user,
+            request=request,
+        )
+        obj.pk = token.pk
+        obj.user = token.user
+        request._secret_once = raw
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Shown on this answer only: not through messages, which may travel in a cookie.
+        return _secret_once(
+            request,
+            title=_("New API token"),
+            intro=_("Token for %(user)s:") % {"user": obj.user},
+            secret=request._secret_once,
+            back_url=reverse("admin:core_apitoken_changelist"),
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["view"])
+    def revoke(self, request, queryset):
+        from core.api_auth import api_token_revoke
+
+        for token in queryset:
+            api_token_revoke(token=token, actor=request.user, request=request)
+        messages.success(request, _("Tokens revoked."))
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=_("events"), choices=WebhookEndpoint.Event.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "events", "active"]
+
+    def clean_url(self):
+        from core.webhooks import check_url
+
+        url = self.cleaned_data["url"]
+        check_url(url)
+        return url
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ("at", "status_code", "duration_ms", "response_excerpt", "error", "next_retry_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ("url", "description", "events", "active", "created_at")
+    list_filter = ("active",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        from core.webhooks import webhook_endpoint_create
+
+        endpoint, secret = webhook_endpoint_create(
+            url=form.cleaned_data["url"],
+            events=form.cleaned_data["events"],
+            description=form.cleaned_data["description"],
+            user=request.user,
+        )
+        if not form.cleaned_data["active"]:
+            endpoint.active = False
+            endpoint.save(update_fields=["active"])
+        obj.pk = endpoint.pk
+        request._secret_once = secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return _secret_once(
+            request,
+            title=_("Webhook registered"),
+            intro=_("Signing secret of %(url)s (verify each delivery's X-CRM-Signature with it):")
+            % {"url": obj.url},
+            secret=request._secret_once,
+            back_url=reverse("admin:core_webhookendpoint_changelist"),
+        )
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log (every attempt inline) and a manual re-send."""
+
+    list_display = ("event", "endpoint", "status", "attempts", "created_at", "delivered_at", "next_retry_at")
+    list_select_related = ("endpoint",)
+    list_filter = ("status", "event")
+    readonly_fields = (
+        "endpoint",
+        "event",
+        "body",
+        "status",
+        "attempts",
+        "created_at",
+        "delivered_at",
+        "next_retry_at",
+    )
+    inlines = [WebhookAttemptInline]
+    actions = ["resend"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Send the selected deliveries again"), permissions=["view"])
+    def resend(self, request, queryset):
+        from core.webhooks import webhook_resend
+
+        for delivery in queryset.select_related("endpoint"):
+            webhook_resend(delivery=delivery, user=request.user, request=request)
+        messages.success(request, _("Queued again."))

@@ -41,6 +41,14 @@ class CoreConfig(AppConfig):
         post_delete.connect(
             custom_fields.clear_cache, sender=CustomField, dispatch_uid="core.customfield_deleted"
         )
+        # Webhooks: the cached list of active endpoints follows every change to them.
+        from core.models import WebhookEndpoint
+        from core.webhooks import forget_endpoints
+
+        post_save.connect(forget_endpoints, sender=WebhookEndpoint, dispatch_uid="core.webhooks_forget_saved")
+        post_delete.connect(
+            forget_endpoints, sender=WebhookEndpoint, dispatch_uid="core.webhooks_forget_deleted"
+        )
         for through in signals.m2m_audits():
             m2m_changed.connect(
                 signals.access_m2m_changed,

@@ -158,3 +158,32 @@ class TwoFactorCodeForm(forms.Form):
             attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false", "size": 12}
         ),
     )
+
+
+class ApiTokenForm(forms.Form):
+    """A new personal API token: what it is for, and for how long (empty: until revoked)."""
+
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("What the token is for, e.g. “ERP sync”.")
+    )
+    expires_in_days = forms.IntegerField(
+        label=_("Expires after (days)"),
+        min_value=1,
+        max_value=3650,
+        required=False,
+        help_text=_("Empty: valid until you revoke it."),
+    )
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError(_("Give the token a name."), code="required")
+        return name
+
+    def expires_at(self):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        days = self.cleaned_data.get("expires_in_days")
+        return timezone.now() + timedelta(days=days) if days else None

@@ -184,6 +184,12 @@ class AuditLog(models.Model):
         TWO_FACTOR_FAILED = "2fa_failed", _("Wrong two-factor code")
         TWO_FACTOR_RECOVERY_USED = "2fa_recovery_used", _("Signed in with a recovery code")
         TWO_FACTOR_NEW_CODES = "2fa_new_codes", _("Generated new recovery codes")
+        # REST API tokens and webhooks (core/api.py, core/webhooks.py).
+        API_TOKEN_CREATE = "api_token_create", _("Created an API token")
+        API_TOKEN_REVOKE = "api_token_revoke", _("Revoked an API token")
+        API_READ = "api_read", _("Read personal data through the API")
+        WEBHOOK_CREATE = "webhook_create", _("Registered a webhook")
+        WEBHOOK_RESEND = "webhook_resend", _("Re-sent a webhook delivery")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -534,6 +540,140 @@ class ExportJob(models.Model):
         if not self.total_rows:
             return 0
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self, now=None):
+        """Not revoked, not expired."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A personal token for the REST API (core/api.py), made by its user on the account page
+    (or by an admin). Only a SHA-256 hash is stored: the token itself is shown once. Tokens
+    are long random strings, so a plain hash (no salt, no stretching) is enough and lets the
+    lookup be one indexed equality."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), related_name="api_tokens", on_delete=models.CASCADE
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("What the token is for, e.g. “ERP sync”."))
+    # The first characters of the token, shown in lists so a person can tell tokens apart.
+    prefix = models.CharField(_("prefix"), max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-id"]
+        # The account page's list of a user's tokens (the key lookup uses the unique index).
+        indexes = [models.Index(fields=["user", "-created_at"], name="apitoken_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+
+class WebhookEndpoint(models.Model):
+    """A URL an admin registered to be told about events (core/webhooks.py)."""
+
+    class Event(models.TextChoices):
+        CUSTOMER_CREATED = "customer.created", _("Customer created")
+        CUSTOMER_UPDATED = "customer.updated", _("Customer updated")
+        ORDER_CREATED = "order.created", _("Order created")
+        OPPORTUNITY_WON = "opportunity.won", _("Opportunity won")
+
+    url = models.URLField(_("URL"), max_length=500)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    events = models.JSONField(_("events"), default=list)
+    # Signs every delivery (HMAC-SHA256); shown once when the endpoint is registered.
+    secret = EncryptedTextField(_("secret"), editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, related_name="+", on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["url", "id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or to be sent) to one endpoint; each try is a WebhookAttempt."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, verbose_name=_("endpoint"), related_name="deliveries", on_delete=models.CASCADE
+    )
+    event = models.CharField(_("event"), max_length=50, choices=WebhookEndpoint.Event.choices)
+    # The exact JSON body sent (event, id, timestamp, payload); signed per attempt.
+    body = models.TextField(_("body"))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_retry_at = models.DateTimeField(_("next retry"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The admin's list of an endpoint's deliveries, newest first.
+            models.Index(fields=["endpoint", "-created_at"], name="webhookdelivery_endpoint_idx"),
+            # The sweeper: pending deliveries whose retry is due.
+            models.Index(
+                fields=["next_retry_at"],
+                name="webhookdelivery_due_idx",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP request of a delivery: what came back and how long it took."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, verbose_name=_("delivery"), related_name="attempt_log", on_delete=models.CASCADE
+    )
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    response_excerpt = models.CharField(_("response"), max_length=500, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    next_retry_at = models.DateTimeField(_("next retry"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
+        ordering = ["delivery", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} @ {self.at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error}"
 
 
 class CustomField(models.Model):

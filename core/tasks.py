@@ -1,4 +1,5 @@
 import logging
+import math
 
 from celery import shared_task
 from django.utils import timezone
@@ -92,3 +93,28 @@ def purge_audit_log() -> dict:
     from core.jobs import run_job
 
     return run_job(PURGE_JOB_NAME, audit_log_purge)
+
+
+@shared_task
+def webhook_deliver(delivery_id: int) -> str:
+    """One try of a webhook delivery (core/webhooks.py); a failed try schedules the next one
+    with exponential back-off (run at once when tasks run eagerly, as in unit tests)."""
+    from core.webhooks import _enqueue, webhook_attempt
+
+    delivery = webhook_attempt(delivery_id=delivery_id)
+    if delivery is None:
+        return "skipped"
+    if delivery.status == delivery.Status.PENDING and delivery.next_retry_at is not None:
+        # Rounded up: a retry never comes before its back-off.
+        delay = max(0, math.ceil((delivery.next_retry_at - timezone.now()).total_seconds()))
+        _enqueue([delivery.pk], countdown=delay)
+    return delivery.status
+
+
+@shared_task
+def webhooks_retry_due() -> dict:
+    """Beat job: pending deliveries the broker lost are enqueued again."""
+    from core.jobs import run_job
+    from core.webhooks import webhooks_retry_due as retry_due
+
+    return run_job("webhooks_retry_due", lambda: {"enqueued": retry_due()})

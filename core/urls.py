@@ -10,6 +10,8 @@ urlpatterns = [
     path("healthz/", views.health, name="health"),
     # My account and two-factor authentication (core/views_account.py).
     path("accounts/security/", views_account.account, name="account"),
+    path("accounts/api-tokens/", views_account.api_tokens, name="api_tokens"),
+    path("accounts/api-tokens/<int:pk>/revoke/", views_account.api_token_revoke, name="api_token_revoke"),
     path("accounts/two-factor/verify/", views_account.two_factor_verify, name="two_factor_verify"),
     path("accounts/two-factor/enrol/", views_account.two_factor_enrol, name="two_factor_enrol"),
     path(

@@ -161,3 +161,40 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         form.add_error("code", check.error)
     ctx = {"form": form, "next": _safe_next(request, default=""), "hide_navigation": True}
     return render(request, "core/two_factor_verify.html", ctx)
+
+
+# --- API tokens (core/api_auth.py) ------------------------------------------------------------
+
+
+@never_cache
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """My API tokens: make one (shown once, on this answer only), see when each was last used,
+    revoke. Queries: session, user, the tokens."""
+    from core.api_auth import api_token_create
+    from core.forms import ApiTokenForm
+
+    form = ApiTokenForm(request.POST or None)
+    new_token = None
+    if request.method == "POST" and form.is_valid():
+        _token, new_token = api_token_create(
+            user=request.user,
+            name=form.cleaned_data["name"],
+            expires_at=form.expires_at(),
+            request=request,
+        )
+        messages.success(request, _("Token created. Copy it now: it is not shown again."))
+        form = ApiTokenForm()
+    ctx = {"form": form, "new_token": new_token, "tokens": list(request.user.api_tokens.all())}
+    return render(request, "core/api_tokens.html", ctx)
+
+
+@require_POST
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    from django.shortcuts import get_object_or_404
+
+    from core.api_auth import api_token_revoke as revoke
+
+    token = get_object_or_404(request.user.api_tokens, pk=pk)
+    revoke(token=token, actor=request.user, request=request)
+    messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
+    return redirect("core:api_tokens")

@@ -82,6 +82,11 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # The REST API (core/api.py, each app's api.py, crm/api.py) and its OpenAPI schema and
+    # docs; the sidecar serves Swagger UI's files from our own static files (no CDN).
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "core",
     "customers",
     "interactions",
@@ -256,6 +261,11 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "core.tasks.heartbeat",
         "schedule": env.float("HEARTBEAT_SCHEDULE_SECONDS", default=300.0),
+    },
+    # Webhook deliveries whose retry is due but were not picked up (broker down, restart).
+    "webhook-retry-due": {
+        "task": "core.tasks.webhooks_retry_due",
+        "schedule": env.float("WEBHOOK_SWEEP_SECONDS", default=300.0),
     },
     "task-and-ticket-notifications": {
         "task": "interactions.tasks.send_due_notifications",
@@ -523,3 +533,61 @@ TASK_DUE_SOON_MINUTES = env.int("TASK_DUE_SOON_MINUTES", default=60)
 
 # Demo data: the one documented password of the demo users created by `seed_demo`.
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo-crm-2026")
+
+
+# --- REST API (README "API") -------------------------------------------------------------
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "core.api_auth.ApiTokenAuthentication",
+        # The browsable docs and the schema for a signed-in browser session (CSRF enforced).
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Pagination (core.api.KeysetPagination) and filtering (core.api.ScopedFilterBackend)
+    # are set on core.api.ScopedViewSet: naming them here would import core.api too early.
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["core.api_auth.UserRateThrottle", "core.api_auth.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        # Per user (whichever token or session), and per address for unauthenticated calls.
+        "user": env.str("API_THROTTLE_USER", default="1000/hour"),
+        "anon": env.str("API_THROTTLE_ANON", default="60/hour"),
+    },
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CRM API",
+    "DESCRIPTION": (
+        "Customers, contacts, interactions, follow-up tasks, orders and opportunities, with the "
+        "same record scope, permissions and masking as the web pages. Authenticate with "
+        "`Authorization: Bearer <token>` (a token made on My account → API tokens)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema needs a signed-in user or a token, like the API itself.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+    },
+    "SECURITY": [{"bearerAuth": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "sales.models.Order.Status"},
+}
+# Webhooks (core/webhooks.py): tries per delivery, the first retry's delay (doubled each time),
+# the request timeout, and whether private/loopback addresses may be called (off: SSRF guard).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=60)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)

@@ -27,6 +27,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("crm.api")),
     path("customers/", include("customers.urls")),
     path("interactions/", include("interactions.urls")),
     path("sales/", include("sales.urls")),

@@ -21,3 +21,10 @@ class CustomersConfig(AppConfig):
         register_target("contact", Contact, sensitive_permission="customers.view_sensitive")
         register(CustomerImporter())
         register_exporter(EXPORTER)
+
+        # Webhooks (core/webhooks.py) for the customer events.
+        from customers.api import on_customer_created, on_customer_updated
+        from customers.signals import customer_created, customer_updated
+
+        customer_created.connect(on_customer_created, dispatch_uid="customers.webhook_created")
+        customer_updated.connect(on_customer_updated, dispatch_uid="customers.webhook_updated")

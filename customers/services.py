@@ -27,7 +27,7 @@ from customers.models import (
     pool_for_team,
 )
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
-from customers.signals import customer_created, customer_verified
+from customers.signals import customer_created, customer_updated, customer_verified
 
 
 def _normalise_personal_data(customer: Customer) -> None:
@@ -197,6 +197,7 @@ def customer_update(
             new_owner=customer.owner_id,
         )
         _pool_event_for_owner_change(customer, old_owner_id=old_owner_id, user=user)
+    customer_updated.send(sender=Customer, customer=customer, user=user)
     return customer
 
 

@@ -9,3 +9,7 @@ customer_created = Signal()
 # Sent by customer_mark_verified(); kwargs: customer, user. Interactions closes the open
 # "verify details" task when it hears it.
 customer_verified = Signal()
+
+# Sent by customer_update() after a person's edit (form or API) is saved; kwargs: customer,
+# user. Webhooks (customer.updated) listen.
+customer_updated = Signal()

@@ -7,7 +7,7 @@ from core.models import Team
 from customers.forms import staff_choices
 from customers.models import Customer
 from customers.search import search_customers
-from interactions.models import Interaction, Priority, Ticket
+from interactions.models import Interaction, Priority, Task, Ticket
 
 
 def _date_range(label: str, field: str) -> django_filters.DateFromToRangeFilter:
@@ -106,3 +106,17 @@ class TicketFilter(django_filters.FilterSet):
 
     def filter_breached(self, queryset, name, value):
         return queryset.sla_breached() if value else queryset
+
+
+class TaskFilter(django_filters.FilterSet):
+    """Filters of the API's task list (the pages group tasks by due date instead): status,
+    assignee (task_assignee_open_idx) and customer (task_customer_idx)."""
+
+    status = django_filters.ChoiceFilter(label=_("status"), choices=Task.Status.choices)
+    assignee = django_filters.ModelChoiceFilter(label=_("assignee"), queryset=staff_choices())
+    customer = django_filters.NumberFilter(field_name="customer_id", widget=forms.HiddenInput)
+    due = _date_range(_("due"), "due_at")
+
+    class Meta:
+        model = Task
+        fields = []

@@ -24,6 +24,12 @@ class SalesConfig(AppConfig):
         register_target("opportunity", Opportunity, sensitive_permission="customers.view_sensitive")
         register(OrderImporter())
         customer_created.connect(assign_new_lead, dispatch_uid="sales.assign_new_lead")
+        # Webhooks (core/webhooks.py) for the sales events.
+        from sales.api import on_opportunity_won, on_order_created
+        from sales.signals import opportunity_won, order_created
+
+        order_created.connect(on_order_created, dispatch_uid="sales.webhook_order_created")
+        opportunity_won.connect(on_opportunity_won, dispatch_uid="sales.webhook_opportunity_won")
         register_exporter(exports.ORDER_EXPORTER)
         register_exporter(exports.OPPORTUNITY_EXPORTER)
         register_privacy_source(

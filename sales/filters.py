@@ -25,7 +25,11 @@ class OrderFilter(django_filters.FilterSet):
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
     )
     product = django_filters.ModelChoiceFilter(
-        label=_("product"), queryset=Product.objects.order_by("name"), method="filter_product"
+        label=_("product"),
+        queryset=Product.objects.order_by("name"),
+        method="filter_product",
+        # For the API schema (a product id); the method does the filtering.
+        field_name="lines__product",
     )
     owner = django_filters.ModelChoiceFilter(label=_("owner"), queryset=staff_choices())
     total = django_filters.RangeFilter(label=_("amount between"), field_name="total")

@@ -101,7 +101,7 @@ class OpportunityFilter(_ScopedOwnerTeamMixin, django_filters.FilterSet):
         customers = search_customers(Customer.objects.all(), value).values("pk")
         return queryset.filter(Q(title__icontains=value) | Q(customer__in=customers))
 
-    def filter_result(self, queryset, name, value):
+    def filter_result(self, queryset, name, value: str):
         return queryset.filter(stage__kind=value) if value else queryset
 
     def filter_open_only(self, queryset, name, value):

@@ -34,6 +34,7 @@ from sales.models import (
     StaleOpportunityRule,
     money,
 )
+from sales.signals import opportunity_won, order_created
 
 # A churned customer who paid for an order within this many days is back.
 WIN_BACK_DAYS = 30
@@ -228,6 +229,7 @@ def order_create(
     if opportunity is not None:
         Opportunity.objects.filter(pk=opportunity.pk).update(order=order)
     customer_refresh_purchase_stats(customer_id=order.customer_id)
+    order_created.send(sender=Order, order=order, user=user)
     return order
 
 
@@ -295,6 +297,8 @@ def opportunity_create(*, user: User, data: dict[str, Any]) -> Opportunity:
         opportunity=opportunity, from_stage=None, to_stage=opportunity.stage, changed_by=user, changed_at=now
     )
     _stage_entered(opportunity, change)
+    if opportunity.stage.kind == PipelineStage.Kind.WON:
+        opportunity_won.send(sender=Opportunity, opportunity=opportunity, user=user)
     return opportunity
 
 
@@ -356,6 +360,8 @@ def opportunity_move(
         ]
     )
     _stage_entered(opportunity, change)
+    if stage.kind == PipelineStage.Kind.WON:
+        opportunity_won.send(sender=Opportunity, opportunity=opportunity, user=user)
     if stage.is_closed:
         # Won or lost: the automatic follow-ups of the earlier stages have no object any more.
         Task.objects.filter(

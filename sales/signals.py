@@ -1,4 +1,11 @@
 from django.db import transaction
+from django.dispatch import Signal
+
+# Sent by order_create() once the order and its lines are saved; kwargs: order, user.
+order_created = Signal()
+# Sent when an opportunity enters a "won" stage (opportunity_create / opportunity_move);
+# kwargs: opportunity, user.
+opportunity_won = Signal()
 
 
 def assign_new_lead(sender, customer, user, **kwargs) -> None:

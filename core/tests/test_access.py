@@ -1,4 +1,5 @@
-"""Every page requires login, except the login page itself and the language switch."""
+"""Every page requires login, except the login page itself and the language switch; the REST
+API answers 401 instead of sending to the login page."""
 
 import pytest
 
@@ -18,6 +19,11 @@ def test_the_url_walk_finds_the_project_pages():
 @pytest.mark.parametrize("url", ALL_URLS, ids=lambda u: u.name)
 def test_anonymous_user_is_sent_to_a_login_page_from_every_url(client, url):
     response = client.get(url.path)
+    if url.path.startswith("/api/v1/") and url.name != "api:docs":
+        # The REST API (token clients, not browsers) answers 401 with how to authenticate.
+        assert response.status_code == 401, f"{url.path} answered {response.status_code}"
+        assert response["WWW-Authenticate"].startswith("Bearer")
+        return
     assert response.status_code == 302, f"{url.path} answered {response.status_code}"
     location = response["Location"]
     assert location.startswith("/accounts/login/") or location.startswith("/admin/login/"), location

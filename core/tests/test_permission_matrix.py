@@ -7,6 +7,7 @@ records owned by `rep` (team A). Each persona's answer to a GET falls in one cla
 
     O  allowed: 200, or a redirect that is not to a login page
     L  sent to a login page (302 to /accounts/login/ or /admin/login/)
+    U  401 Unauthorized (the REST API without a token or session)
     F  403 Forbidden
     N  404 Not Found (the record is outside the persona's scope)
     M  405 Method Not Allowed (a POST-only endpoint opened with GET)
@@ -64,6 +65,7 @@ class Expect:
 # service (customer service), admin_user (superuser).
 ALL = "L  O  O  O  O  O  O"
 POST_ONLY = "L  M  M  M  M  M  M"
+API_ALL = "U  O  O  O  O  O  O"
 EXPECTED: dict[str, Expect] = {
     # --- accounts and core --------------------------------------------------------------
     "login": Expect(get="O  O  O  O  O  O  O"),
@@ -84,6 +86,9 @@ EXPECTED: dict[str, Expect] = {
         get=POST_ONLY, post="-  0  0  0  0  0  0", data=(("code", "123456"),)
     ),
     "core:two_factor_disable": Expect(get=POST_ONLY, post="-  0  0  0  0  0  0", data=(("code", "123456"),)),
+    # Personal API tokens: one's own only.
+    "core:api_tokens": Expect(get=ALL),
+    "core:api_token_revoke": Expect(("api_token",), get=POST_ONLY, post="-  -  N  N  N  N  N"),
     "core:notifications": Expect(get=ALL),
     # Only one's own notifications, admins included.
     "core:notification_open": Expect(("notification",), get="L  O  N  N  N  N  N"),
@@ -221,6 +226,30 @@ EXPECTED: dict[str, Expect] = {
         ("opportunity",), get=POST_ONLY, post="-  -  N  -  N  F  -", data=(("stage", "won_stage"),)
     ),
     "sales:forecast": Expect(get=ALL),
+    # --- REST API (/api/v1/): the same answers as the pages, with U (401) for no credentials
+    # instead of the login page; a signed-in session works like a token (tests/test_api_*.py
+    # cover tokens, writes and lists in depth). Lists need the list page's permission.
+    "api:customer-list": Expect(get=API_ALL),
+    "api:customer-detail": Expect(("customer",), get="U  O  N  O  N  O  O"),
+    "api:contact-list": Expect(get=API_ALL),
+    "api:contact-detail": Expect(("contact",), get="U  O  N  O  N  O  O"),
+    "api:interaction-list": Expect(get=API_ALL),
+    "api:interaction-detail": Expect(("interaction",), get="U  O  N  O  N  O  O"),
+    "api:task-list": Expect(get=API_ALL),
+    "api:task-detail": Expect(("task",), get="U  O  N  O  N  O  O"),
+    # As interactions:task_action: the assignee, the creator, and who may reassign tasks.
+    "api:task-complete": Expect(("task",), get="U  M  M  M  M  M  M", post="-  -  N  -  N  F  -"),
+    "api:task-cancel": Expect(("task",), get="U  M  M  M  M  M  M", post="-  -  N  -  N  F  -"),
+    "api:task-reopen": Expect(("task",), get="U  M  M  M  M  M  M", post="-  -  N  -  N  F  -"),
+    "api:order-list": Expect(get=API_ALL),
+    "api:order-detail": Expect(("order",), get="U  O  N  O  N  O  O"),
+    "api:order-set-status": Expect(
+        ("order",), get="U  M  M  M  M  M  M", post="-  -  N  -  N  F  -", data=(("status", "paid"),)
+    ),
+    "api:opportunity-list": Expect(get=API_ALL),
+    "api:opportunity-detail": Expect(("opportunity",), get="U  O  N  O  N  O  O"),
+    "api:schema": Expect(get=API_ALL),
+    "api:docs": Expect(get=ALL),
     # --- reports ------------------------------------------------------------------------
     "reports:index": Expect(get=ALL),
     "reports:chart_export": Expect(("revenue",), get=ALL),
@@ -253,6 +282,10 @@ ADMIN_EXCEPTIONS: dict[str, dict[str, str]] = {
             "axes_accessfailurelog_add",
             "axes_accesslog_add",
             "core_auditlog_add",
+            # API tokens are made with their own form (shown once) and revoked, never deleted;
+            # webhook deliveries are written by the events only.
+            "core_apitoken_delete",
+            "core_webhookdelivery_add",
             "core_auditlog_delete",
             "core_jobrun_add",
             "core_notification_add",
@@ -280,6 +313,7 @@ def _build_world() -> SimpleNamespace:
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
+    from core.api_auth import api_token_create
     from core.importing import import_run, job_prepare
     from core.models import ExportJob, ImportJob, Notification, Role
     from core.tests.factories import TeamFactory, UserFactory
@@ -318,6 +352,7 @@ def _build_world() -> SimpleNamespace:
     w.pool_customer = CustomerFactory(owner=None, team=team, name="王公海", mobile="13700001111")
     w.deleted_customer = CustomerFactory(owner=w.rep, name="李四")
     customer_delete(customer=w.deleted_customer, user=w.rep, request=None)
+    w.api_token, _raw = api_token_create(user=w.rep, name="ERP")
     w.saved_view = SavedView.objects.create(user=w.rep, name="我的新客户", query="stage=new")
     w.notification = Notification.objects.create(
         recipient=w.rep,
@@ -378,7 +413,7 @@ def classify(response) -> str:
     code = response.status_code
     if code in (301, 302):
         return "L" if urlsplit(response["Location"]).path.startswith(LOGIN_PREFIXES) else "O"
-    return {200: "O", 403: "F", 404: "N", 405: "M"}.get(code, str(code))
+    return {200: "O", 401: "U", 403: "F", 404: "N", 405: "M"}.get(code, str(code))
 
 
 # --- the URLs --------------------------------------------------------------------------------
@@ -433,7 +468,7 @@ POST_CASES = [
 
 def fingerprint() -> dict:
     """What a forbidden POST must leave as it was."""
-    from core.models import AuditLog, Notification
+    from core.models import ApiToken, AuditLog, Notification
     from customers.models import ConsentRecord, Contact, Customer, PoolEvent, PrivacyRequest, SavedView
     from interactions.models import Article, Interaction, Task, Ticket, TicketComment
     from sales.models import Opportunity, Order
@@ -464,6 +499,7 @@ def fingerprint() -> dict:
         "pool_events": PoolEvent.objects.count(),
         "notifications": list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
         "audit_entries": AuditLog.objects.count(),
+        "api_tokens": list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
     }
 
 

@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # Sample values for path converters; enough to resolve, not to find a record.
 SAMPLE_BY_CONVERTER = {
     "int": "1",
+    "signedint": "1",
     "str": "sample",
     "slug": "sample",
     "uuid": "00000000-0000-0000-0000-000000000001",
