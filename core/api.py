@@ -28,6 +28,7 @@ from rest_framework.settings import api_settings
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import custom_fields
 from core.api_auth import ApiTokenScheme  # noqa: F401  (registers the OpenAPI security scheme)
 from core.audit import audit_log
 from core.models import AuditLog, User
@@ -313,6 +314,13 @@ class UTCDateTimeField(serializers.DateTimeField):
         return datetime.UTC
 
 
+CUSTOM_HELP = (
+    "The admin-defined custom fields {key: value}: text, numbers, ISO dates, true/false, a choice's "
+    "value or a list of them. Sensitive ones come masked unless you may reveal personal data. "
+    "On update, keys you leave out keep their values; null empties one."
+)
+
+
 class FormSerializer(serializers.ModelSerializer):
     """A serializer whose input is validated by the web page's form.
 
@@ -328,8 +336,52 @@ class FormSerializer(serializers.ModelSerializer):
         models.DateTimeField: UTCDateTimeField,
     }
 
+    # "customer" / "contact" / "opportunity": the record has admin-defined custom fields
+    # (core.custom_fields), read and written as one `custom` object {key: value}.
+    custom_target: str | None = None
+
     def make_form(self, data: dict | None, instance) -> forms.BaseForm:
         raise NotImplementedError
+
+    def _custom_definitions(self) -> list:
+        # One query per request, however many records a list returns (the context is the
+        # list's, shared by every row).
+        cache = self.context.setdefault("custom_definitions", {})
+        if self.custom_target not in cache:
+            cache[self.custom_target] = custom_fields.definitions(self.custom_target)
+        return cache[self.custom_target]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if self.custom_target:
+            data["custom"] = custom_fields.custom_values_for(
+                instance, self.user, fields=self._custom_definitions()
+            )
+        return data
+
+    def _custom_form_data(self, data: Mapping) -> dict:
+        """The `custom` object as the form's cf_<key> fields."""
+        custom = data.get("custom")
+        if not self.custom_target or custom is None:
+            return {}
+        if not isinstance(custom, Mapping):
+            raise serializers.ValidationError({"custom": [_("Send the custom fields as a JSON object.")]})
+        known = {field.key for field in self._custom_definitions()}
+        unknown = sorted(str(key) for key in custom if key not in known)
+        if unknown:
+            raise serializers.ValidationError(
+                {"custom": [_("Unknown custom fields: %(keys)s.") % {"keys": ", ".join(unknown)}]}
+            )
+        kinds = {field.key: field.kind for field in self._custom_definitions()}
+        return {
+            f"{custom_fields.FORM_PREFIX}{key}": (
+                # A yes/no field's form takes "true"/"false"; JSON sends true/false.
+                ("true" if value else "false")
+                if isinstance(value, bool) and kinds[key] == "yes_no"
+                else value
+            )
+            for key, value in custom.items()
+        }
 
     def get_validators(self):
         # The model's unique constraints are the form's (and the model's) to check: DRF's own
@@ -348,10 +400,20 @@ class FormSerializer(serializers.ModelSerializer):
                 value = unbound[name].value()
                 if value is not None:
                     base[name] = value
-        form_data = {**base, **{k: v for k, v in data.items() if k in unbound.fields}}
+        custom = self._custom_form_data(data)
+        form_data = {**base, **{k: v for k, v in data.items() if k in unbound.fields}, **custom}
         form = self.make_form(form_data, self.instance)
         if not form.is_valid():
-            raise serializers.ValidationError(form_errors(form))
+            errors = form_errors(form)
+            # A custom field's errors under custom.<key>, as it was sent.
+            nested = {
+                name[len(custom_fields.FORM_PREFIX) :]: errors.pop(name)
+                for name in list(errors)
+                if name.startswith(custom_fields.FORM_PREFIX)
+            }
+            if nested:
+                errors["custom"] = nested
+            raise serializers.ValidationError(errors)
         _times_in_utc(form)
         self.form = form
         return dict(form.cleaned_data)

@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from core.api import FormSerializer, ScopedViewSet, audit_clear_read
+from core.api import CUSTOM_HELP, FormSerializer, ScopedViewSet, audit_clear_read
 from core.audit import audit_log
 from core.models import AuditLog, User
 from core.pagination import SortOption
@@ -67,6 +67,8 @@ class MaskingMixin:
 
 
 class CustomerSerializer(MaskingMixin, FormSerializer):
+    custom_target = "customer"
+    custom = serializers.JSONField(required=False, help_text=CUSTOM_HELP)
     sensitive_fields = Customer.SENSITIVE_FIELDS
 
     mobile = serializers.CharField(required=False, allow_blank=True, help_text=SENSITIVE_HELP)
@@ -139,6 +141,7 @@ class CustomerSerializer(MaskingMixin, FormSerializer):
             "last_contacted_at",
             "created_at",
             "updated_at",
+            "custom",
             "confirm_duplicate",
             "duplicate_reason",
         ]
@@ -251,6 +254,8 @@ class CustomerViewSet(ScopedViewSet):
 
 
 class ContactSerializer(MaskingMixin, FormSerializer):
+    custom_target = "contact"
+    custom = serializers.JSONField(required=False, help_text=CUSTOM_HELP)
     sensitive_fields = Contact.SENSITIVE_FIELDS
     phone = serializers.CharField(required=False, allow_blank=True, help_text=SENSITIVE_HELP)
     email = serializers.CharField(required=False, allow_blank=True, help_text=SENSITIVE_HELP)
@@ -261,7 +266,18 @@ class ContactSerializer(MaskingMixin, FormSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "customer", "name", "title", "phone", "email", "wechat", "is_primary", "created_at"]
+        fields = [
+            "id",
+            "customer",
+            "name",
+            "title",
+            "phone",
+            "email",
+            "wechat",
+            "is_primary",
+            "custom",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
 
     def make_form(self, data, instance):

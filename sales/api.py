@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api import FormSerializer, ScopedViewSet, form_errors
+from core.api import CUSTOM_HELP, FormSerializer, ScopedViewSet, form_errors
 from core.models import User
 from customers.api import visible_customer_or_404 as _visible_customer
 from customers.models import Customer
@@ -189,6 +189,8 @@ class OrderViewSet(ScopedViewSet):
 
 
 class OpportunitySerializer(FormSerializer):
+    custom_target = "opportunity"
+    custom = serializers.JSONField(required=False, help_text=CUSTOM_HELP)
     customer = serializers.PrimaryKeyRelatedField(
         queryset=Customer.objects.all(), help_text="The customer; cannot change after creation."
     )
@@ -224,6 +226,7 @@ class OpportunitySerializer(FormSerializer):
             "next_step",
             "lost_reason",
             "order",
+            "custom",
             "stage_entered_at",
             "closed_at",
             "created_at",
