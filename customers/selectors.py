@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.utils.translation import gettext as _
 
+from core import custom_fields
 from core.models import Team, User
 from customers.models import Customer
 
@@ -88,6 +89,25 @@ def _display(record, field_name: str) -> str:
     return str(value)
 
 
+def _custom_changes(definitions, old: dict, new: dict) -> list[HistoryChange]:
+    """One change per custom field whose stored value differs: its label and values as text;
+    a sensitive one only as changed, like the built-in personal fields."""
+    changes = []
+    for field in definitions:
+        before, after = old.get(field.key), new.get(field.key)
+        if before == after:
+            continue
+        if field.sensitive:
+            shown = ("—" if not before else "••••", _("changed") if after else "—")
+        else:
+            shown = tuple(
+                custom_fields.display(field, custom_fields.from_storage(field, value)) or "—"
+                for value in (before, after)
+            )
+        changes.append(HistoryChange(f"custom.{field.key}", field.label, *shown))
+    return changes
+
+
 def customer_history(customer: Customer, limit: int = 20) -> list[HistoryEntry]:
     """The latest changes: who, when, which field, old → new. At most three queries.
 
@@ -107,6 +127,7 @@ def customer_history(customer: Customer, limit: int = 20) -> list[HistoryEntry]:
     # Compared by hand rather than with diff_against(), which skips non-editable fields
     # such as tag_names.
     fields = [f for f in Customer._meta.concrete_fields if f.name not in _HIDDEN and f.name in _TRACKED]
+    definitions: list | None = None  # the custom fields, read once if a record changed one
     entries = []
     for newer, older in zip(records, [*records[1:], None], strict=False):
         if len(entries) == limit:
@@ -116,6 +137,11 @@ def customer_history(customer: Customer, limit: int = 20) -> list[HistoryEntry]:
             for field in fields:
                 old_value, new_value = getattr(older, field.attname), getattr(newer, field.attname)
                 if old_value == new_value:
+                    continue
+                if field.name == "custom":
+                    if definitions is None:
+                        definitions = custom_fields.definitions("customer")
+                    changes.extend(_custom_changes(definitions, old_value or {}, new_value or {}))
                     continue
                 if field.name in Customer.SENSITIVE_FIELDS:
                     old, new = ("—" if not old_value else "••••", _("changed") if new_value else "—")

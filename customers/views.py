@@ -393,8 +393,9 @@ def customer_verify(request: HttpRequest, pk: int) -> HttpResponse:
 # --- create / edit -----------------------------------------------------------------------
 
 
-# Personal data never reaches error reports (mail to admins, logs) in clear.
-SENSITIVE_POST = sensitive_post_parameters("mobile", "other_phone", "email", "wechat", "street", "phone")
+# Personal data never reaches error reports (mail to admins, logs) in clear: every posted
+# value of these forms is hidden, so admin-defined sensitive custom fields (cf_<key>) are too.
+SENSITIVE_POST = sensitive_post_parameters()
 
 
 @SENSITIVE_POST

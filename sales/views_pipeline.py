@@ -33,6 +33,7 @@ from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from core import custom_fields
@@ -245,6 +246,7 @@ def _customer_pick(request: HttpRequest) -> HttpResponse:
     return render(request, "sales/pipeline/customer_pick.html", ctx)
 
 
+@sensitive_post_parameters()  # sensitive custom fields (cf_<key>) stay out of error reports
 @permission_required("sales.add_opportunity", raise_exception=True)
 def opportunity_create(request: HttpRequest) -> HttpResponse:
     customer_pk = request.GET.get("customer")
@@ -272,6 +274,7 @@ def opportunity_create(request: HttpRequest) -> HttpResponse:
     return render(request, "sales/pipeline/opportunity_form.html", ctx)
 
 
+@sensitive_post_parameters()
 def opportunity_edit(request: HttpRequest, pk: int) -> HttpResponse:
     opportunity = _get_rw_opportunity_for_user(request.user, pk)
     stages = list(active_stages())

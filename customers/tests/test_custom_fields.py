@@ -446,3 +446,39 @@ def test_the_customer_import_fills_the_contacts_custom_fields(rep):
     contact = Contact.objects.get(name="张三")
     assert custom_fields.custom_values_for(contact, rep) == {"club": "chess"}
     assert not Customer.objects.filter(name__in=["导入客户乙", "导入客户丙"]).exists()
+
+
+def test_the_change_history_shows_custom_fields_by_label_and_never_a_sensitive_value(client, rep):
+    from customers.selectors import customer_history
+
+    define(key="hobby", kind="text", label_en="Hobby")
+    define(key="pin", kind="text", sensitive=True, label_en="PIN")
+    client.force_login(rep)
+    customer = CustomerFactory(owner=rep)
+    for values in ({"hobby": "钓鱼", "pin": "4321"}, {"hobby": "登山", "pin": "9999"}):
+        customer.custom = custom_fields.clean_custom_values("customer", values)
+        customer._change_reason = "test"
+        customer.save()
+    newest = customer_history(customer)[0]
+    changes = {c.label: (c.old, c.new) for c in newest.changes}
+    assert changes["Hobby"] == ("钓鱼", "登山")
+    assert changes["PIN"] == ("••••", "changed")
+    html = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    assert "9999" not in html and "4321" not in html and '"enc"' not in html
+
+
+def test_posted_values_stay_out_of_error_reports(client, rep):
+    """Error reports (mail to admins) leave out every posted value of the forms that may carry
+    sensitive custom fields."""
+    from sales.tests.factories import ensure_default_pipeline
+
+    ensure_default_pipeline()
+    client.force_login(rep)
+    customer = CustomerFactory(owner=rep)
+    for url in (
+        reverse("customers:create"),
+        reverse("customers:edit", args=[customer.pk]),
+        reverse("sales:opportunity_create") + f"?customer={customer.pk}",
+    ):
+        response = client.post(url, {})
+        assert response.wsgi_request.sensitive_post_parameters == "__ALL__", url
