@@ -30,7 +30,7 @@ from reports.forms import PeriodForm, default_period
 from reports.scope import Period, Scope, teams_for
 from reports.selectors import customer_breakdown, dashboard_chart, dashboard_charts, key_figures
 from reports.services import last_refresh
-from reports.tasks import refresh_figures
+from reports.tasks import REFRESH_LOCK, refresh_figures
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -79,12 +79,9 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/dashboard.html", ctx)
 
 
-REFRESH_LOCK = "reports:figures-refresh"
-
-
 def _start_refresh() -> bool:
-    """Queue a rebuild of the recent figures unless one was queued in the last minute (a
-    click storm runs one job)."""
+    """Queue a rebuild of the recent figures unless one is queued or running (a click storm
+    runs one job; the lock expires after a minute should a worker die)."""
     if not cache.add(REFRESH_LOCK, 1, timeout=60):
         return False
     refresh_figures.delay()
