@@ -142,7 +142,15 @@ def pool_customer_claim(*, customer: Customer, user: User, now: datetime | None 
     changed = (
         Customer.objects.in_pool()
         .filter(pk=customer.pk)
-        .update(owner=user, team_id=user.team_id or customer.team_id, updated_by=user, updated_at=now)
+        .update(
+            owner=user,
+            team_id=user.team_id or customer.team_id,
+            updated_by=user,
+            updated_at=now,
+            # A new owner starts a new follow-up period (interactions.escalation).
+            followup_reminded_at=None,
+            followup_escalated_at=None,
+        )
     )
     if changed != 1:
         raise ValidationError(_("Someone else claimed this customer a moment ago."))
@@ -237,7 +245,14 @@ def pool_customers_assign(
         changed = (
             Customer.objects.in_pool()
             .filter(pk=customer.pk)
-            .update(owner=owner, team_id=owner.team_id or customer.team_id, updated_by=user, updated_at=now)
+            .update(
+                owner=owner,
+                team_id=owner.team_id or customer.team_id,
+                updated_by=user,
+                updated_at=now,
+                followup_reminded_at=None,  # a new owner starts a new follow-up period
+                followup_escalated_at=None,
+            )
         )
         if changed != 1:
             result.skipped += 1

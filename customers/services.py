@@ -571,9 +571,13 @@ def customer_merge(
         survivor.notes = f"{survivor.notes}\n\n{merged.notes}".strip()
     # Dates that say "how long have we known them" take the earliest / latest.
     survivor.created_at = min(survivor.created_at, merged.created_at)
+    contacted_before = survivor.last_contacted_at
     for field in ("last_contacted_at", "info_verified_at"):
         values = [v for v in (getattr(survivor, field), getattr(merged, field)) if v]
         setattr(survivor, field, max(values) if values else None)
+    if survivor.last_contacted_at != contacted_before:
+        # A more recent contact came with the merged customer: a new follow-up period.
+        survivor.followup_reminded_at = survivor.followup_escalated_at = None
     if survivor.owner_id:
         survivor.team = survivor.owner.team
     consent_before = survivor.marketing_consent

@@ -181,7 +181,8 @@ def _remind(customer: Customer, rule: FollowUpRule, now: datetime) -> FollowUpEv
             clock = customer.last_contacted_at or customer.created_at
             task, _created = task_create_for_rule(
                 rule=TASK_RULE,
-                rule_key=f"followup:{customer.pk}:{clock:%Y%m%d%H%M%S}",
+                # Per owner and period: a new owner (a claim from the pool) gets their own task.
+                rule_key=f"followup:{customer.pk}:{owner.pk}:{clock:%Y%m%d%H%M%S}",
                 assignee=owner,
                 title=title[:200],
                 due_at=escalate_on,

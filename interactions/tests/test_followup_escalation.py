@@ -525,3 +525,31 @@ def test_deleting_a_rule_in_the_admin_is_audited(client, admin_user):
         "interactions.followuprule",
         "删除我",
     )
+
+
+def test_whoever_claims_an_escalated_customer_starts_a_new_period_with_a_reminder(rep, teammate, manager):
+    from customers.pool import pool_customer_claim
+
+    _rule(return_to_pool=True)
+    customer = _contacted(CustomerFactory(owner=rep), T0)
+    _run(T0 + timedelta(days=8))
+    _run(T0 + timedelta(days=14))
+    customer.refresh_from_db()
+    assert customer.owner is None and customer.followup_escalated_at is not None  # seen in the pool
+    with time_machine.travel(T0 + timedelta(days=15), tick=False):
+        pool_customer_claim(customer=customer, user=teammate)
+    customer.refresh_from_db()
+    assert (customer.followup_reminded_at, customer.followup_escalated_at) == (None, None)
+    assert _run(T0 + timedelta(days=16))["reminded"] == 1
+    assert Task.objects.open().get(rule=TASK_RULE).assignee == teammate
+
+
+def test_a_merge_that_brings_a_later_contact_clears_the_marks(rep, admin_user):
+    from customers.services import customer_merge
+
+    survivor = _contacted(CustomerFactory(owner=rep), T0)
+    Customer.objects.filter(pk=survivor.pk).update(followup_reminded_at=T0, followup_escalated_at=T0)
+    merged = _contacted(CustomerFactory(owner=rep), T0 + timedelta(days=20))
+    customer_merge(survivor=Customer.objects.get(pk=survivor.pk), merged=merged, choices={}, user=admin_user)
+    survivor.refresh_from_db()
+    assert (survivor.followup_reminded_at, survivor.followup_escalated_at) == (None, None)
