@@ -20,6 +20,8 @@ run: install assets messages
 
 test: install-dev assets messages
 	scripts/with-test-services.sh $(VENV)/bin/pytest $(PYTEST_ARGS)
+	# The read-replica path once more, with a "replica" database mirroring the test one.
+	TEST_WITH_REPLICA=1 scripts/with-test-services.sh $(VENV)/bin/pytest -q -p no:cacheprovider tests/test_replica.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -38,6 +38,7 @@ from openpyxl import Workbook
 
 from core.audit import audit_log
 from core.models import AuditLog, ExportJob, User
+from core.replica import replica_reads
 from core.spreadsheets import FORMULA_PREFIXES, neutralise  # noqa: F401 - neutralise is part of this API
 
 logger = logging.getLogger(__name__)
@@ -303,7 +304,8 @@ def export_run(
     """Export now (the download answers the request) and record it in the audit log.
     Returns the number of rows. The caller checks exporter.permission."""
     exporter = exporter.resolved()  # the custom-field columns, read once
-    count, unmasked = export_write(exporter=exporter, user=user, params=params, fmt=fmt, out=out)
+    with replica_reads():
+        count, unmasked = export_write(exporter=exporter, user=user, params=params, fmt=fmt, out=out)
     _audit(
         exporter=exporter,
         user=user,
@@ -404,9 +406,11 @@ def export_job_run(job_id: int) -> int | None:
 
     stored_name = ""
     try:
-        total = exporter.queryset(user, params).order_by().count()
+        with replica_reads():
+            total = exporter.queryset(user, params).order_by().count()
         ExportJob.objects.filter(pk=job.pk).update(total_rows=total)
-        with tempfile.TemporaryFile() as tmp:
+        with tempfile.TemporaryFile() as tmp, replica_reads():
+            # (the progress updates are writes: they go to default)
             count, unmasked = export_write(
                 exporter=exporter, user=user, params=params, fmt=job.format, out=tmp, progress=progress
             )

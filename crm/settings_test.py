@@ -22,6 +22,11 @@ os.environ["SECRET_KEY"] = "test-secret-key"
 os.environ["FIELD_ENCRYPTION_KEYS"] = "dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0wMDAwMDE="
 os.environ["BLIND_INDEX_KEY"] = "test-blind-index-key"
 
+# `make test` runs tests/test_replica.py once more with a "replica" database that mirrors the
+# test database (the router's real path, without a second server).
+if os.environ.get("TEST_WITH_REPLICA"):
+    os.environ["DATABASE_REPLICA_URL"] = os.environ["TEST_DATABASE_URL"]
+
 from .settings import *
 
 # Unit tests run tasks in-process; the Celery integration tests switch to the real

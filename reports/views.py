@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from core.audit import audit_log
 from core.exports import write_xlsx
 from core.models import AuditLog
+from core.replica import reads_from_replica
 from core.spreadsheets import neutralise
 from reports.behaviour import (
     channels_chart,
@@ -49,6 +50,7 @@ def _scope_and_period(request: HttpRequest) -> tuple[PeriodForm, Scope, Period]:
 
 
 @permission_required("customers.view_customer", raise_exception=True)
+@reads_from_replica
 def index(request: HttpRequest) -> HttpResponse:
     """The managers' dashboard. Queries: session, user, permissions, team choices, seven
     figure aggregates, the stage and tier counts, and one per chart (about 20, whatever the
@@ -103,6 +105,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("customers.view_customer", raise_exception=True)
+@reads_from_replica
 def chart_export(request: HttpRequest, chart: str) -> HttpResponse:
     """One chart's table as .xlsx, for the same filters as the page (recorded)."""
     form, scope, period = _scope_and_period(request)
@@ -134,6 +137,7 @@ def chart_export(request: HttpRequest, chart: str) -> HttpResponse:
 
 
 @permission_required("customers.view_customer", raise_exception=True)
+@reads_from_replica
 def maintenance(request: HttpRequest) -> HttpResponse:
     """The customer maintenance diagram (客户管理维护图). Queries: session, user, permissions,
     team choices, pyramid (2), funnel (1), transitions (1), process (3)."""
@@ -152,6 +156,7 @@ def maintenance(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("customers.view_customer", raise_exception=True)
+@reads_from_replica
 def behaviour(request: HttpRequest) -> HttpResponse:
     """Customer behaviour analysis (客户行为分析). Queries: session, user, permissions, team
     choices, purchases (2), product mix (1), channels (1), resolution times (1), RFM (1),
