@@ -55,12 +55,6 @@ class WebFormForm(forms.Form):
     def visible_fields_for_visitor(self):
         return [self[name] for name in self.fields if name not in ("token", "consent", HONEYPOT_FIELD)]
 
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not name:
-            raise ValidationError(_("Please enter your name."), code="required")
-        return name
-
     def clean_mobile(self):
         value = self.cleaned_data["mobile"].strip()
         return normalize_phone(value) if value else ""
