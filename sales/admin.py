@@ -280,7 +280,7 @@ class WebFormAdmin(admin.ModelAdmin):
     def leads(self, obj: WebForm) -> int:
         return obj.lead_count
 
-    @admin.display(description=_("existing customers"), ordering="known_count")
+    @admin.display(description=_("matched customers"), ordering="known_count")
     def known(self, obj: WebForm) -> int:
         return obj.known_count
 

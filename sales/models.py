@@ -651,7 +651,7 @@ class WebFormSubmission(models.Model):
 
     class Verdict(models.TextChoices):
         CREATED = "created", _("New prospect")
-        MATCHED = "matched", _("Existing customer")
+        MATCHED = "matched", _("Matched an existing customer")
         HONEYPOT = "honeypot", _("Spam: hidden field filled in")
         TOO_FAST = "too_fast", _("Spam: sent too fast")
         TOO_OLD = "too_old", _("Spam: form too old")
