@@ -180,6 +180,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "interactions.change_followuprule",
         "interactions.delete_followuprule",
         "interactions.view_followupevent",
+        # Web forms (线上表单) are configured in the Django admin; their submission log is
+        # read-only (written by the public form).
+        "sales.view_webform",
+        "sales.add_webform",
+        "sales.change_webform",
+        "sales.delete_webform",
+        "sales.view_webformsubmission",
         *_CUSTOMER_ALL,
         *_INTERACTIONS_ALL,
         *_SALES_ALL,

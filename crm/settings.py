@@ -599,3 +599,17 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
 WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=60)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+
+# Public web forms (线上表单, /f/<token>/): submissions per visitor address per hour (all
+# forms together) and per form per minute, counted in the cache; over either limit the
+# visitor gets a 429 page and nothing is written. A submission sent sooner than
+# WEBFORM_MIN_SECONDS after the form was shown, or later than WEBFORM_MAX_AGE_HOURS, is spam.
+WEBFORM_RATE_PER_IP_PER_HOUR = env.int("WEBFORM_RATE_PER_IP_PER_HOUR", default=10)
+WEBFORM_RATE_PER_FORM_PER_MINUTE = env.int("WEBFORM_RATE_PER_FORM_PER_MINUTE", default=30)
+WEBFORM_MIN_SECONDS = env.int("WEBFORM_MIN_SECONDS", default=3)
+WEBFORM_MAX_AGE_HOURS = env.int("WEBFORM_MAX_AGE_HOURS", default=24)
+for _name in ("WEBFORM_RATE_PER_IP_PER_HOUR", "WEBFORM_RATE_PER_FORM_PER_MINUTE", "WEBFORM_MAX_AGE_HOURS"):
+    if vars()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
+if WEBFORM_MIN_SECONDS < 0:
+    raise ImproperlyConfigured("WEBFORM_MIN_SECONDS must be 0 or more.")

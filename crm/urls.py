@@ -32,5 +32,7 @@ urlpatterns = [
     path("interactions/", include("interactions.urls")),
     path("sales/", include("sales.urls")),
     path("reports/", include("reports.urls")),
+    # Public web forms (线上表单): no login.
+    path("f/", include("sales.urls_webforms")),
     path("", include("core.urls")),
 ]

@@ -1,8 +1,13 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.audit import audit_log
+from core.models import AuditLog
 from sales.churn import WEIGHT_FIELDS
 from sales.models import (
     ChurnSettings,
@@ -15,6 +20,8 @@ from sales.models import (
     Product,
     StaleOpportunityRule,
     TierSettings,
+    WebForm,
+    WebFormSubmission,
 )
 
 
@@ -183,4 +190,151 @@ class TierSettingsAdmin(admin.ModelAdmin):
         return super().has_add_permission(request) and not TierSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- web forms (线上表单) ------------------------------------------------------------------------
+
+
+class WebFormAdminForm(forms.ModelForm):
+    """The fields a form asks for, as checkboxes over the allow-list (stored as JSON lists)."""
+
+    fields = forms.MultipleChoiceField(
+        label=_("fields"),
+        choices=WebForm.Field.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The name is always asked for. Ask for the mobile phone or the email, or both."),
+    )
+    required_fields = forms.MultipleChoiceField(
+        label=_("required fields"),
+        choices=WebForm.Field.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = WebForm
+        fields = [
+            "name",
+            "active",
+            "fields",
+            "required_fields",
+            "title_zh",
+            "title_en",
+            "intro_zh",
+            "intro_en",
+            "thanks_zh",
+            "thanks_en",
+            "consent_text_zh",
+            "consent_text_en",
+            "consent_required",
+            "source",
+            "team",
+            "allowed_origins",
+        ]
+
+
+@admin.register(WebForm)
+class WebFormAdmin(admin.ModelAdmin):
+    form = WebFormAdminForm
+    change_form_template = "admin/sales/webform/change_form.html"
+    list_display = ("name", "active", "team", "source", "leads", "known", "spam", "created_at")
+    list_filter = ("active",)
+    list_select_related = ("team",)
+    search_fields = ("name",)
+    fieldsets = (
+        (None, {"fields": ("name", "active", "fields", "required_fields")}),
+        (
+            _("Texts"),
+            {
+                "fields": (
+                    "title_zh",
+                    "title_en",
+                    "intro_zh",
+                    "intro_en",
+                    "thanks_zh",
+                    "thanks_en",
+                    "consent_text_zh",
+                    "consent_text_en",
+                    "consent_required",
+                )
+            },
+        ),
+        (_("New leads"), {"fields": ("source", "team")}),
+        (_("Embedding"), {"fields": ("allowed_origins",)}),
+    )
+
+    def get_queryset(self, request):
+        verdict = WebFormSubmission.Verdict
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                lead_count=Count("submissions", filter=Q(submissions__verdict=verdict.CREATED)),
+                known_count=Count("submissions", filter=Q(submissions__verdict=verdict.MATCHED)),
+                spam_count=Count("submissions", filter=Q(submissions__verdict__in=WebFormSubmission.SPAM)),
+            )
+        )
+
+    @admin.display(description=_("new prospects"), ordering="lead_count")
+    def leads(self, obj: WebForm) -> int:
+        return obj.lead_count
+
+    @admin.display(description=_("matched customers"), ordering="known_count")
+    def known(self, obj: WebForm) -> int:
+        return obj.known_count
+
+    @admin.display(description=_("spam"), ordering="spam_count")
+    def spam(self, obj: WebForm) -> int:
+        return obj.spam_count
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            url = request.build_absolute_uri(reverse("webforms:public", args=[obj.token]))
+            context["public_url"] = url
+            context["embed_snippet"] = (
+                f'<iframe src="{url}" title="{obj.title_zh}" width="100%" height="720" loading="lazy"></iframe>'
+            )
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
+
+    def delete_model(self, request, obj):
+        _delete_webform(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            _delete_webform(request, obj)
+
+
+@transaction.atomic
+def _delete_webform(request, webform: WebForm) -> None:
+    """Deleting a form (after the admin's confirmation page) takes its submission log with it
+    and is written to the audit log; the customers it brought in stay."""
+    audit_log(
+        actor=request.user,
+        action=AuditLog.Action.DELETE,
+        obj=webform,
+        request=request,
+        kind="web_form",
+        submissions=webform.submissions.count(),
+    )
+    webform.delete()
+
+
+@admin.register(WebFormSubmission)
+class WebFormSubmissionAdmin(admin.ModelAdmin):
+    """The submission log, read-only: written by the public form only."""
+
+    list_display = ("created_at", "form", "verdict", "customer", "ip_hash", "user_agent")
+    list_filter = ("verdict", "form")
+    list_select_related = ("form", "customer")
+    date_hierarchy = "created_at"
+    fields = ("created_at", "form", "verdict", "customer", "ip_hash", "user_agent")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

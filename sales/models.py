@@ -1,3 +1,5 @@
+import re
+import secrets
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -519,3 +521,173 @@ class TierSettings(SingletonSettings):
 
     def __str__(self) -> str:
         return str(self._meta.verbose_name)
+
+
+# --- web forms (线上表单) ----------------------------------------------------------------------
+
+
+def _new_webform_token() -> str:
+    # 32 URL-safe characters (192 bits): the public address cannot be guessed or enumerated.
+    return secrets.token_urlsafe(24)
+
+
+class WebForm(models.Model):
+    """An embeddable lead form with a public address (/f/<token>/), configured by admins.
+
+    A visitor's submission creates a prospect (or, when the phone or email is already known,
+    lands on that customer's timeline): sales.webforms.webform_submit()."""
+
+    class Field(models.TextChoices):
+        # The customer fields a form may ask for (the allow-list). The name is always asked.
+        COMPANY = "company", _("Company")
+        MOBILE = "mobile", _("Mobile phone")
+        EMAIL = "email", _("Email")
+        WECHAT = "wechat", _("WeChat ID")
+        CITY = "city", _("City")
+        MESSAGE = "message", _("Message")
+
+    name = models.CharField(_("name"), max_length=100, help_text=_("For staff only; visitors see the title."))
+    token = models.CharField(
+        _("public token"), max_length=64, unique=True, default=_new_webform_token, editable=False
+    )
+    active = models.BooleanField(_("active"), default=True)
+    fields = models.JSONField(_("fields"), default=list, blank=True)
+    required_fields = models.JSONField(_("required fields"), default=list, blank=True)
+    title_zh = models.CharField(_("title (Chinese)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200)
+    intro_zh = models.TextField(_("introduction (Chinese)"), blank=True)
+    intro_en = models.TextField(_("introduction (English)"), blank=True)
+    thanks_zh = models.TextField(_("thank-you text (Chinese)"))
+    thanks_en = models.TextField(_("thank-you text (English)"))
+    consent_text_zh = models.TextField(
+        _("consent text (Chinese)"),
+        blank=True,
+        help_text=_("Shown next to the marketing-consent checkbox. Empty: no checkbox."),
+    )
+    consent_text_en = models.TextField(_("consent text (English)"), blank=True)
+    consent_required = models.BooleanField(
+        _("consent required"), default=False, help_text=_("The form cannot be sent without ticking the box.")
+    )
+    source = models.CharField(
+        _("source of new leads"),
+        max_length=20,
+        choices=Customer.Source.choices,
+        default=Customer.Source.WEB_FORM,
+    )
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team for new leads"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        help_text=_(
+            "When no lead assignment rule takes a new lead, it waits in this team's pool and the "
+            "team's managers are told. Empty: the company-wide pool."
+        ),
+    )
+    allowed_origins = models.TextField(
+        _("allowed embedding sites"),
+        blank=True,
+        help_text=_(
+            "One address per line (https://www.example.com) of the sites that may show the form "
+            "in an iframe. Empty: the form can only be opened directly."
+        ),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("web form")
+        verbose_name_plural = _("web forms")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        allowed = set(self.Field.values)
+        fields = list(self.fields or [])
+        if set(fields) - allowed:
+            raise ValidationError({"fields": _("Only the listed fields can be asked for.")})
+        if not {self.Field.MOBILE, self.Field.EMAIL} & set(fields):
+            raise ValidationError({"fields": _("Ask for the mobile phone or the email, or both.")})
+        if set(self.required_fields or []) - set(fields):
+            raise ValidationError({"required_fields": _("A required field must also be asked for.")})
+        if self.consent_required and not (self.consent_text_zh and self.consent_text_en):
+            raise ValidationError(
+                {"consent_text_zh": _("A required consent needs its text in both languages.")}
+            )
+        for origin in self.origin_list:
+            if not _ORIGIN_RE.fullmatch(origin):
+                raise ValidationError(
+                    {
+                        "allowed_origins": _(
+                            "“%(origin)s” is not a site address such as https://www.example.com."
+                        )
+                        % {"origin": origin}
+                    }
+                )
+
+    @property
+    def origin_list(self) -> list[str]:
+        return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+
+    def in_language(self, field: str, language: str) -> str:
+        """title / intro / thanks / consent_text in the visitor's language (zh-hans or en)."""
+        return getattr(self, f"{field}_{'zh' if language.startswith('zh') else 'en'}")
+
+
+# A site address for frame-ancestors: scheme, host and optional port; no path, no wildcard
+# in the scheme.
+_ORIGIN_RE = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?")
+
+
+class WebFormSubmission(models.Model):
+    """The log of every submission a web form received, spam included (not the rate-limited
+    ones, which write nothing). Holds no personal data in clear: the visitor's details are on
+    the customer, the address only as a keyed hash."""
+
+    class Verdict(models.TextChoices):
+        CREATED = "created", _("New prospect")
+        MATCHED = "matched", _("Matched an existing customer")
+        HONEYPOT = "honeypot", _("Spam: hidden field filled in")
+        TOO_FAST = "too_fast", _("Spam: sent too fast")
+        TOO_OLD = "too_old", _("Spam: form too old")
+        BAD_TOKEN = "bad_token", _("Spam: tampered form")
+        REPLAY = "replay", _("Spam: sent again")
+
+    SPAM = (Verdict.HONEYPOT, Verdict.TOO_FAST, Verdict.TOO_OLD, Verdict.BAD_TOKEN, Verdict.REPLAY)
+
+    form = models.ForeignKey(
+        WebForm, verbose_name=_("web form"), related_name="submissions", on_delete=models.CASCADE
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        related_name="+",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    verdict = models.CharField(_("verdict"), max_length=20, choices=Verdict.choices)
+    ip_hash = models.CharField(_("address (hashed)"), max_length=64, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("web form submission")
+        verbose_name_plural = _("web form submissions")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The admin's submissions list of one form, newest first, and its counts.
+            models.Index(fields=["form", "-created_at"], name="webformsub_form_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form} · {self.get_verdict_display()}"
+
+    @property
+    def is_spam(self) -> bool:
+        return self.verdict in self.SPAM

@@ -64,6 +64,7 @@ class Expect:
 # records), other_rep (other team), manager (rep's manager), other_manager (other team's),
 # service (customer service), admin_user (superuser).
 ALL = "L  O  O  O  O  O  O"
+WEBFORM_TOKEN = "matrix-webform-token-0123456789abcdef"
 POST_ONLY = "L  M  M  M  M  M  M"
 API_ALL = "U  O  O  O  O  O  O"
 EXPECTED: dict[str, Expect] = {
@@ -75,6 +76,8 @@ EXPECTED: dict[str, Expect] = {
     "core:home": Expect(get=ALL),
     "core:set_language": Expect(get="M  M  M  M  M  M  M"),
     "core:health": Expect(get="O  O  O  O  O  O  O"),
+    # Public web forms (线上表单): anyone, signed in or not, opens an active form by its token.
+    "webforms:public": Expect((WEBFORM_TOKEN,), get="O  O  O  O  O  O  O"),
     # My account and two-factor authentication: everyone may enrol (only REQUIRE_2FA_ROLES
     # must). The personas have no second factor: the code page sends them on, turning off
     # and new recovery codes send them back to the account page, changing nothing.
@@ -274,7 +277,7 @@ ADMIN_EXCEPTIONS: dict[str, dict[str, str]] = {
     # Read-only in the admin, superusers included: records written by the app (audit log,
     # job runs, notifications, merges, stage history, lockout records, pool and follow-up
     # escalation events) and orders (entered through the order pages so totals and
-    # statistics stay right); settings singletons cannot be deleted.
+    # statistics stay right), web-form submissions; settings singletons cannot be deleted.
     **{
         f"admin:{name}": row("L  L  L  L  L  L  F")
         for name in (
@@ -300,6 +303,8 @@ ADMIN_EXCEPTIONS: dict[str, dict[str, str]] = {
             "sales_order_add",
             "sales_churnsettings_delete",
             "sales_tiersettings_delete",
+            # The web-form submission log is written by the public form only.
+            "sales_webformsubmission_add",
         )
     },
 }
@@ -322,7 +327,7 @@ def _build_world() -> SimpleNamespace:
     from customers.tests.factories import CustomerFactory, make_contact
     from interactions.models import Article
     from interactions.tests.factories import make_interaction, make_task, make_ticket
-    from sales.models import Order
+    from sales.models import Order, WebForm, WebFormSubmission
     from sales.tests.factories import ensure_default_pipeline, make_opportunity, make_order
 
     w = SimpleNamespace()
@@ -353,6 +358,17 @@ def _build_world() -> SimpleNamespace:
     w.deleted_customer = CustomerFactory(owner=w.rep, name="李四")
     customer_delete(customer=w.deleted_customer, user=w.rep, request=None)
     w.api_token, _raw = api_token_create(user=w.rep, name="ERP")
+    w.webform = WebForm.objects.create(
+        name="官网咨询",
+        token=WEBFORM_TOKEN,
+        fields=["mobile"],
+        title_zh="联系我们",
+        title_en="Contact us",
+        thanks_zh="谢谢",
+        thanks_en="Thanks",
+        team=team,
+    )
+    WebFormSubmission.objects.create(form=w.webform, verdict=WebFormSubmission.Verdict.HONEYPOT)
     w.saved_view = SavedView.objects.create(user=w.rep, name="我的新客户", query="stage=new")
     w.notification = Notification.objects.create(
         recipient=w.rep,
