@@ -48,7 +48,8 @@ def reachable(customers: QuerySet, channel: str) -> QuerySet:
         customers.filter(marketing_consent=True, anonymised_at__isnull=True)
         .filter(address)
         .annotate(channel_consent=Subquery(latest_for_channel))
-        .exclude(channel_consent=False)
+        # Explicit about NULL (no record for the channel): exclude() would drop those too.
+        .filter(Q(channel_consent__isnull=True) | Q(channel_consent=True))
     )
 
 
