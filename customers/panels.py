@@ -36,8 +36,9 @@ def customer_panels(request, customer) -> dict[str, list[dict]]:
 
 
 # Templates other apps add to the ledger's toolbar (e.g. marketing's "Save as segment" and
-# "Add to static list"). Each is included twice, with `place` "views" (next to the saved
-# views) and "bulk" (in the bulk bar); it gets the list's context and must run no query.
+# "Add to static list"). Each is included three times, with `place` "views" (next to the
+# saved views, inside the filter form), "forms" (after it, for forms of its own: forms do
+# not nest) and "bulk" (in the bulk bar); it gets the list's context and must run no query.
 _list_actions: list[str] = []
 
 
