@@ -89,6 +89,9 @@ class SegmentMember(models.Model):
     )
     added_at = models.DateTimeField(auto_now_add=True)
 
+    # A customer merge keeps one membership per list (customers.services.customer_merge).
+    MERGE_UNIQUE_WITH = ("segment",)
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["segment", "customer"], name="segment_member_unique"),
@@ -237,6 +240,9 @@ class CampaignRecipient(models.Model):
     error = models.CharField(_("error"), max_length=500, blank=True)
     queued_at = models.DateTimeField(_("queued at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    # A customer merge keeps the survivor's message of a campaign and occasion.
+    MERGE_UNIQUE_WITH = ("campaign", "occurrence")
 
     class Meta:
         verbose_name = _("campaign recipient")

@@ -70,6 +70,7 @@ SKIP_REASONS = {
     "unsubscribed": lambda: _("Unsubscribed from this channel"),
     "no_address": lambda: _("No address for this channel"),
     "anonymised": lambda: _("Personal data erased"),
+    "cancelled": lambda: _("Campaign cancelled."),
 }
 
 

@@ -304,7 +304,7 @@ def campaign_send_batch(*, campaign_id: int, batch_size: int | None = None) -> B
                 "campaign %s: message to customer %s failed: %s", campaign.pk, customer.pk, type(exc).__name__
             )
             CampaignRecipient.objects.filter(pk=recipient.pk).update(
-                status=S.FAILED, error=f"{type(exc).__name__}: {exc}"[:500]
+                status=S.FAILED, error=_error_text(exc, customer)
             )
             result.failed += 1
         else:
@@ -322,6 +322,15 @@ def campaign_send_batch(*, campaign_id: int, batch_size: int | None = None) -> B
         )
         _refresh_totals(campaign)
     return result
+
+
+def _error_text(exc: Exception, customer: Customer) -> str:
+    """The gateway's error, without the customer's address (SMTP errors quote it)."""
+    text = f"{type(exc).__name__}: {exc}"
+    for address in (customer.email, customer.mobile):
+        if address:
+            text = text.replace(address, "***")
+    return text[:500]
 
 
 def unsubscribe_url(customer: Customer) -> str:

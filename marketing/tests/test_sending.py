@@ -316,3 +316,33 @@ def test_segment_in_use_cannot_be_deleted(manager):
     with pytest.raises(ValidationError):
         services.segment_delete(segment=campaign.segment, user=manager)
     assert Segment.objects.filter(pk=campaign.segment_id).exists()
+
+
+def test_merging_two_customers_in_the_same_list_and_campaign_keeps_one_of_each(manager, rep):
+    from customers.services import customer_merge
+
+    survivor, merged = consenting(rep, name="甲"), consenting(rep, name="乙")
+    segment = services.segment_create(user=rep, name="list", kind=Segment.Kind.STATIC)
+    services.segment_add_members(segment=segment, customers=Customer.objects.filter(owner=rep), user=rep)
+    campaign = make_campaign(manager, segment=segment)
+    Campaign.objects.filter(pk=campaign.pk).update(status="sending")
+    services.campaign_snapshot_recipients(campaign=campaign)
+    customer_merge(survivor=survivor, merged=merged, choices={}, user=manager, request=None)
+    assert list(segment.memberships.values_list("customer_id", flat=True)) == [survivor.pk]
+    assert list(campaign.recipients.values_list("customer_id", flat=True)) == [survivor.pk]
+
+
+def test_a_failed_send_does_not_store_the_address(manager, rep, settings):
+    settings.EMAIL_BACKEND = "marketing.tests.test_sending.AddressQuotingBackend"
+    customer = consenting(rep)
+    campaign = make_campaign(manager)
+    Campaign.objects.filter(pk=campaign.pk).update(status="sending")
+    services.campaign_snapshot_recipients(campaign=campaign)
+    services.campaign_send_batch(campaign_id=campaign.pk)
+    error = campaign.recipients.get().error
+    assert customer.email not in error and "***" in error
+
+
+class AddressQuotingBackend(BrokenBackend):
+    def send_messages(self, messages):
+        raise OSError(f"recipient refused: {messages[0].to[0]}")
