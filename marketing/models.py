@@ -232,8 +232,12 @@ class CampaignRecipient(models.Model):
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
 
-    campaign = models.ForeignKey(Campaign, related_name="recipients", on_delete=models.CASCADE)
-    customer = models.ForeignKey(Customer, related_name="campaign_messages", on_delete=models.CASCADE)
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), related_name="recipients", on_delete=models.CASCADE
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), related_name="campaign_messages", on_delete=models.CASCADE
+    )
     occurrence = models.CharField(max_length=40, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
     reason = models.CharField(_("reason"), max_length=200, blank=True)

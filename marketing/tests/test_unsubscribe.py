@@ -80,3 +80,16 @@ def test_unsubscribing_skips_what_is_still_queued(client, rep, manager):
     services.campaign_snapshot_recipients(campaign=campaign)
     client.post(_path(customer))
     assert campaign.recipients.get().status == CampaignRecipient.Status.SKIPPED
+
+
+def test_the_access_export_lists_marketing_messages_and_lists(rep, manager):
+    from customers.privacy import privacy_sheets
+
+    customer = consenting(rep)
+    campaign = make_campaign(manager, name="春季活动")
+    Campaign.objects.filter(pk=campaign.pk).update(status="sending")
+    services.campaign_snapshot_recipients(campaign=campaign)
+    with translation.override("en"):
+        sheets = {s.key: s for s in privacy_sheets(customer)}
+    assert sheets["marketing_messages"].rows[0][0] == "春季活动"
+    assert sheets["marketing_lists"].rows == []
