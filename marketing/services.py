@@ -118,20 +118,18 @@ def campaign_schedule(*, campaign: Campaign, at, user: User, request=None) -> bo
 
 @transaction.atomic
 def campaign_start(*, campaign: Campaign, user: User | None, request=None) -> bool:
-    """Claim the campaign (draft/scheduled → sending: one row changes, once), snapshot its
-    recipients and enqueue the sending task after commit."""
-    from marketing.tasks import send_campaign_batch
+    """Claim the campaign (draft/scheduled → sending: one row changes, once) and enqueue the
+    task that snapshots its recipients and sends them, after commit. The snapshot runs in
+    the worker, not in the request: a segment may hold many customers."""
+    from marketing.tasks import start_campaign
 
-    now = timezone.now()
     changed = Campaign.objects.filter(
         pk=campaign.pk,
         kind=Campaign.Kind.BROADCAST,
         status__in=[Campaign.Status.DRAFT, Campaign.Status.SCHEDULED],
-    ).update(status=Campaign.Status.SENDING, started_at=now)
+    ).update(status=Campaign.Status.SENDING, started_at=timezone.now())
     if not changed:
         return False
-    campaign.refresh_from_db()
-    campaign_snapshot_recipients(campaign=campaign)
     if user is not None:
         audit_log(
             actor=user,
@@ -139,15 +137,15 @@ def campaign_start(*, campaign: Campaign, user: User | None, request=None) -> bo
             obj=campaign,
             request=request,
             action_name="campaign_send",
-            recipients=campaign.total,
         )
-    transaction.on_commit(lambda: send_campaign_batch.delay(campaign.pk))
+    transaction.on_commit(lambda: start_campaign.delay(campaign.pk))
     return True
 
 
 def campaign_snapshot_recipients(*, campaign: Campaign) -> None:
     """Every member of the segment (seen by the campaign's creator) becomes a recipient:
-    queued when reachable, skipped with the reason otherwise. Reads in batches."""
+    queued when reachable, skipped with the reason otherwise. Reads in batches; running it
+    again (a retried task) adds nobody twice."""
     members = segment_members(campaign.segment, campaign.created_by).only(
         "pk", "marketing_consent", "anonymised_at", "email_bidx", "mobile_bidx"
     )

@@ -28,6 +28,23 @@ def send_campaign_batch(self, campaign_id: int) -> dict:
     }
 
 
+@shared_task(bind=True, max_retries=5, default_retry_delay=30, acks_late=True)
+def start_campaign(self, campaign_id: int) -> dict:
+    """Snapshot a campaign that started sending, then send its first batch."""
+    from marketing.models import Campaign
+
+    campaign = Campaign.objects.select_related("segment", "created_by").get(pk=campaign_id)
+    if campaign.status != Campaign.Status.SENDING:
+        return {"recipients": 0}
+    try:
+        services.campaign_snapshot_recipients(campaign=campaign)
+    except Exception as exc:
+        raise self.retry(exc=exc) from exc
+    send_campaign_batch.delay(campaign_id)
+    campaign.refresh_from_db(fields=["total"])
+    return {"recipients": campaign.total}
+
+
 @shared_task
 def start_due_campaigns() -> dict:
     return run_job("start_due_campaigns", lambda: {"started": services.campaigns_start_due()})
