@@ -236,7 +236,15 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _get_campaign_for_user(request.user, pk)
     recipients = campaign.recipients.select_related("customer").only(
-        "id", "status", "reason", "error", "sent_at", "occurrence", "customer__id", "customer__name"
+        "id",
+        "campaign",
+        "status",
+        "reason",
+        "error",
+        "sent_at",
+        "occurrence",
+        "customer__id",
+        "customer__name",
     )
     status = request.GET.get("status", "")
     if status in CampaignRecipient.Status.values:
