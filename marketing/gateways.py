@@ -6,6 +6,7 @@ failure. The default backend only logs (development, tests, or a site without a 
 """
 
 import logging
+from collections import deque
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -20,7 +21,9 @@ class SmsError(Exception):
 class LoggingSmsBackend:
     """Sends nothing: logs that a message would go out (never the number or the text)."""
 
-    sent: list[dict] = []  # kept for tests, like locmem's outbox
+    # The last messages, for tests (like locmem's outbox); bounded, so a site running on the
+    # default backend does not grow its memory.
+    sent: deque = deque(maxlen=1000)
 
     def send(self, *, to: str, text: str) -> None:
         logger.info("SMS (logging backend): %d characters", len(text))

@@ -109,7 +109,7 @@ def test_sending_sms_goes_through_the_pluggable_gateway(manager, rep, django_cap
     )
     with django_capture_on_commit_callbacks(execute=True):
         services.campaign_start(campaign=campaign, user=manager)
-    assert LoggingSmsBackend.sent == [{"to": customer.mobile, "text": "短信，新品到店"}]
+    assert list(LoggingSmsBackend.sent) == [{"to": customer.mobile, "text": "短信，新品到店"}]
     assert mail.outbox == []
 
 
@@ -346,3 +346,18 @@ def test_a_failed_send_does_not_store_the_address(manager, rep, settings):
 class AddressQuotingBackend(BrokenBackend):
     def send_messages(self, messages):
         raise OSError(f"recipient refused: {messages[0].to[0]}")
+
+
+def test_an_sms_templates_test_arrives_by_email_and_a_refusal_is_shown(client, manager, settings):
+    manager.email = "manager@example.com"
+    manager.save()
+    template = make_template(manager, channel=Channel.SMS, name="短信模板", body="{{ name }}，新品到店")
+    client.force_login(manager)
+    client.post(f"/marketing/templates/{template.pk}/test/")
+    assert mail.outbox[0].to == ["manager@example.com"] and "新品到店" in mail.outbox[0].body
+    assert not LoggingSmsBackend.sent
+    settings.EMAIL_BACKEND = "marketing.tests.test_sending.BrokenBackend"
+    response = client.post(
+        f"/marketing/templates/{template.pk}/test/", follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert "The test message could not be sent: OSError" in response.content.decode()
