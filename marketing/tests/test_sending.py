@@ -361,3 +361,13 @@ def test_an_sms_templates_test_arrives_by_email_and_a_refusal_is_shown(client, m
         f"/marketing/templates/{template.pk}/test/", follow=True, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert "The test message could not be sent: OSError" in response.content.decode()
+
+
+def test_the_commands_run_the_jobs_and_record_them(manager, rep):
+    from django.core.management import call_command
+
+    from core.models import JobRun
+
+    call_command("start_due_campaigns")
+    call_command("care_campaigns", "--date", "2026-03-01")
+    assert set(JobRun.objects.values_list("name", flat=True)) == {"start_due_campaigns", "care_campaigns"}
