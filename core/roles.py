@@ -133,6 +133,19 @@ _SALES_SERVICE = [
 ]
 
 # "app_label.codename" per role. Later apps extend these lists with their own models.
+# Marketing (marketing/): reps build segments (own); managers and admins also write message
+# templates and send campaigns. Members are always counted within the user's customer scope.
+_MARKETING_SEGMENTS = [f"marketing.{action}_segment" for action in ("view", "add", "change", "delete")]
+_MARKETING_ALL = [
+    *_MARKETING_SEGMENTS,
+    *(
+        f"marketing.{action}_{model}"
+        for model in ("messagetemplate", "campaign")
+        for action in ("view", "add", "change")
+    ),
+    "marketing.send_campaign",
+]
+
 # Record-level scope (own / team / all customers) is in CustomerQuerySet.visible_to().
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.ADMIN: [
@@ -190,6 +203,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_CUSTOMER_ALL,
         *_INTERACTIONS_ALL,
         *_SALES_ALL,
+        *_MARKETING_ALL,
     ],
     # Team scope; may change owners (reassign within the team), merge and export.
     Role.SALES_MANAGER: [
@@ -198,6 +212,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *(p for p in _CUSTOMER_ALL if p not in ("customers.view_all_customers", "customers.purge_customer")),
         *_INTERACTIONS_MANAGER,
         *_SALES_MANAGER,
+        *_MARKETING_ALL,
     ],
     # Own customers: create, import (as their own), edit basic information, delete to the
     # recycle bin; no owner changes, merges or exports (of any list).
@@ -218,6 +233,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.claim_customer",
         *_INTERACTIONS_REP,
         *_SALES_REP,
+        *_MARKETING_SEGMENTS,
     ],
     # All customers, read-only (may not edit basic information); reveals to call back;
     # exports tickets only.

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "customers",
     "interactions",
     "sales",
+    "marketing",
     "reports",
 ]
 
@@ -319,6 +320,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(
             hour=env.int("SCORE_CUSTOMERS_HOUR", default=2),
             minute=env.int("SCORE_CUSTOMERS_MINUTE", default=30),
+        ),
+    },
+    # Marketing: start scheduled campaigns that are due; care campaigns (birthday, first
+    # order, churn warning) once a day, after the churn job.
+    "start-due-campaigns": {
+        "task": "marketing.tasks.start_due_campaigns",
+        "schedule": env.float("CAMPAIGN_SCHEDULE_SECONDS", default=60.0),
+    },
+    "care-campaigns": {
+        "task": "marketing.tasks.care_campaigns",
+        "schedule": crontab(
+            hour=env.int("CARE_CAMPAIGNS_HOUR", default=9), minute=env.int("CARE_CAMPAIGNS_MINUTE", default=0)
         ),
     },
     "care-reminders": {
@@ -613,3 +626,14 @@ for _name in ("WEBFORM_RATE_PER_IP_PER_HOUR", "WEBFORM_RATE_PER_FORM_PER_MINUTE"
         raise ImproperlyConfigured(f"{_name} must be at least 1.")
 if WEBFORM_MIN_SECONDS < 0:
     raise ImproperlyConfigured("WEBFORM_MIN_SECONDS must be 0 or more.")
+
+# --- marketing (segments and campaigns, marketing/) ---------------------------------------
+# The address people reach the CRM at: unsubscribe links in marketing emails point there.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+# The SMS gateway: a dotted path to a class with send(*, to, text) (marketing/gateways.py).
+# The default only logs; plug in a provider's backend in production.
+SMS_BACKEND = env.str("SMS_BACKEND", default="marketing.gateways.LoggingSmsBackend")
+# Campaign messages sent per minute at most (email and SMS together, per campaign).
+CAMPAIGN_RATE_PER_MINUTE = env.int("CAMPAIGN_RATE_PER_MINUTE", default=60)
+if CAMPAIGN_RATE_PER_MINUTE < 1:
+    raise ImproperlyConfigured("CAMPAIGN_RATE_PER_MINUTE must be 1 or more.")

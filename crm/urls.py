@@ -31,6 +31,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("interactions/", include("interactions.urls")),
     path("sales/", include("sales.urls")),
+    path("marketing/", include("marketing.urls")),
     path("reports/", include("reports.urls")),
     # Public web forms (线上表单): no login.
     path("f/", include("sales.urls_webforms")),

@@ -33,3 +33,19 @@ def customer_panels(request, customer) -> dict[str, list[dict]]:
         if ctx is not None:
             columns[panel.column].append({"template": panel.template, "ctx": ctx})
     return columns
+
+
+# Templates other apps add to the ledger's toolbar (e.g. marketing's "Save as segment" and
+# "Add to static list"). Each is included three times, with `place` "views" (next to the
+# saved views, inside the filter form), "forms" (after it, for forms of its own: forms do
+# not nest) and "bulk" (in the bulk bar); it gets the list's context and must run no query.
+_list_actions: list[str] = []
+
+
+def register_list_action(template: str) -> None:
+    if template not in _list_actions:
+        _list_actions.append(template)
+
+
+def list_actions() -> list[str]:
+    return list(_list_actions)

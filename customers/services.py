@@ -595,6 +595,7 @@ def customer_merge(
             continue
         if relation.related_model is CustomerMerge:
             continue
+        _drop_merge_duplicates(relation, survivor=survivor, merged=merged)
         count = relation.related_model._base_manager.filter(**{relation.field.name: merged}).update(
             **{relation.field.name: survivor}
         )
@@ -691,6 +692,22 @@ def consent_record_change(
             ]
         )
     return record
+
+
+def _drop_merge_duplicates(relation, *, survivor: Customer, merged: Customer) -> None:
+    """Rows unique together with their customer (e.g. a static segment's members, declared by
+    the model as MERGE_UNIQUE_WITH = ("segment",)) cannot all move: the merged customer's
+    rows that the survivor already has are deleted first, the survivor's stay."""
+    keys = getattr(relation.related_model, "MERGE_UNIQUE_WITH", ())
+    if not keys:
+        return
+    manager = relation.related_model._base_manager
+    name = relation.field.name
+    same = Q()
+    for values in manager.filter(**{name: survivor}).values_list(*keys):
+        same |= Q(**dict(zip(keys, values, strict=True)))
+    if same:
+        manager.filter(**{name: merged}).filter(same).delete()
 
 
 # How a consent source reads on the customer row ("consent given how").

@@ -37,7 +37,7 @@ from customers.forms import (
     SavedViewForm,
 )
 from customers.models import Contact, Customer, SavedView, Tag
-from customers.panels import customer_panels
+from customers.panels import customer_panels, list_actions
 from customers.search import private_search_key, search_customers
 from customers.selectors import customer_history
 from customers.timeline import customer_timeline, timeline_kinds
@@ -158,6 +158,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "can_bulk": request.user.has_perm("customers.change_customer"),
         "can_assign": request.user.has_perm("customers.change_customer_owner"),
         "can_delete": request.user.has_perm("customers.delete_customer"),
+        "list_actions": list_actions(),
     }
     return render(request, "customers/customer_list.html", ctx)
 

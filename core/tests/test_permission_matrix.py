@@ -254,6 +254,38 @@ EXPECTED: dict[str, Expect] = {
     "api:schema": Expect(get=API_ALL),
     "api:docs": Expect(get=ALL),
     # --- reports ------------------------------------------------------------------------
+    # --- marketing: reps build their own segments; managers and admins also write templates
+    # and send campaigns (their own; admins all). Customer service: none of it.
+    "marketing:segment_list": Expect(get="L  O  O  O  O  F  O"),
+    "marketing:segment_create": Expect(get=POST_ONLY, post="-  -  -  -  -  F  -", data=(("name", "x"),)),
+    "marketing:segment_add_members": Expect(
+        get=POST_ONLY,
+        post="-  -  -  -  -  F  -",
+        data=(("ids", "customer"), ("confirmed", "on"), ("new_name", "x")),
+    ),
+    "marketing:segment_detail": Expect(("static_segment",), get="L  O  N  O  O  F  O"),
+    "marketing:segment_delete": Expect(
+        ("static_segment",), get="L  O  N  F  F  F  O", post="-  -  N  F  F  F  -"
+    ),
+    "marketing:segment_remove_members": Expect(
+        ("static_segment",), get=POST_ONLY, post="-  -  N  F  F  F  -", data=(("customer", "customer"),)
+    ),
+    "marketing:template_list": Expect(get="L  F  F  O  O  F  O"),
+    "marketing:template_create": Expect(get="L  F  F  O  O  F  O"),
+    "marketing:template_edit": Expect(("message_template",), get="L  F  F  O  O  F  O"),
+    "marketing:template_test_send": Expect(("message_template",), get=POST_ONLY, post="-  F  F  -  -  F  -"),
+    "marketing:campaign_list": Expect(get="L  F  F  O  O  F  O"),
+    "marketing:campaign_create": Expect(get="L  F  F  O  O  F  O"),
+    "marketing:campaign_detail": Expect(("campaign",), get="L  F  F  O  N  F  O"),
+    "marketing:campaign_send": Expect(
+        ("campaign",), get=POST_ONLY, post="-  F  F  -  N  F  -", data=(("confirmed", "on"),)
+    ),
+    "marketing:campaign_cancel": Expect(("campaign",), get="L  F  F  O  N  F  O", post="-  F  F  -  N  F  -"),
+    "marketing:campaign_activate": Expect(
+        ("campaign",), get=POST_ONLY, post="-  F  F  -  N  F  -", data=(("active", "on"),)
+    ),
+    # The signed one-click link works without login (it only shows a confirmation on GET).
+    "marketing:unsubscribe": Expect(("unsubscribe_token",), get="O  O  O  O  O  O  O"),
     "reports:index": Expect(get=ALL),
     "reports:chart_export": Expect(("revenue",), get=ALL),
     "reports:maintenance": Expect(get=ALL),
@@ -315,6 +347,7 @@ ADMIN_EXCEPTIONS: dict[str, dict[str, str]] = {
 
 def _build_world() -> SimpleNamespace:
     """The conftest personas (same names, roles and teams) and records owned by `rep`."""
+    from django.core import signing
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
@@ -322,7 +355,7 @@ def _build_world() -> SimpleNamespace:
     from core.importing import import_run, job_prepare
     from core.models import ExportJob, ImportJob, Notification, Role
     from core.tests.factories import TeamFactory, UserFactory
-    from customers.models import CustomerPool, CustomerPoolTeam, SavedView
+    from customers.models import Customer, CustomerPool, CustomerPoolTeam, SavedView
     from customers.services import customer_delete
     from customers.tests.factories import CustomerFactory, make_contact
     from interactions.models import Article
@@ -386,6 +419,18 @@ def _build_world() -> SimpleNamespace:
         kind="customers", created_by=w.manager, format="csv", status=ExportJob.Status.DONE
     )
     w.export_job.file.save("e.csv", ContentFile(b"a,b\n"))
+    from marketing.models import Segment
+    from marketing.services import UNSUBSCRIBE_SALT, segment_add_members
+    from marketing.tests.factories import make_campaign, make_template
+
+    w.static_segment = Segment.objects.create(name="展会名单", kind=Segment.Kind.STATIC, created_by=w.rep)
+    segment_add_members(
+        segment=w.static_segment, customers=Customer.objects.filter(pk=w.customer.pk), user=w.rep
+    )
+    w.message_template = make_template(w.manager)
+    w.campaign = make_campaign(w.manager, template=w.message_template)
+    # Not a record: a namespace with `pk` so path_of() puts the token in the URL.
+    w.unsubscribe_token = SimpleNamespace(pk=signing.dumps(w.customer.pk, salt=UNSUBSCRIBE_SALT))
     # One session per persona, reused by every request of the module.
     w.sessions = {}
     for persona in PERSONAS[1:]:
@@ -487,6 +532,7 @@ def fingerprint() -> dict:
     from core.models import ApiToken, AuditLog, Notification
     from customers.models import ConsentRecord, Contact, Customer, PoolEvent, PrivacyRequest, SavedView
     from interactions.models import Article, Interaction, Task, Ticket, TicketComment
+    from marketing.models import Campaign, CampaignRecipient, Segment, SegmentMember
     from sales.models import Opportunity, Order
 
     return {
@@ -516,6 +562,10 @@ def fingerprint() -> dict:
         "notifications": list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
         "audit_entries": AuditLog.objects.count(),
         "api_tokens": list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
+        "segments": list(Segment.objects.order_by("pk").values_list("pk", "name")),
+        "segment_members": SegmentMember.objects.count(),
+        "campaigns": list(Campaign.objects.order_by("pk").values_list("pk", "status", "scheduled_at")),
+        "campaign_recipients": CampaignRecipient.objects.count(),
     }
 
 

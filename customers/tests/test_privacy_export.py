@@ -38,6 +38,8 @@ SECTIONS = {
     "order_lines",
     "opportunities",
     "opportunity_stage_changes",
+    "marketing_messages",
+    "marketing_lists",
 }
 
 
