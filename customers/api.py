@@ -366,3 +366,19 @@ def customer_webhook(event: str):
 
 on_customer_created = customer_webhook("customer.created")
 on_customer_updated = customer_webhook("customer.updated")
+
+
+def on_customers_updated(sender, customer_ids, user=None, **kwargs) -> None:
+    """customer.updated for each customer of a bulk change; the payload is read only when an
+    endpoint listens (core.webhooks caches the subscriptions)."""
+    from core.webhooks import webhook_emit
+
+    def payload_of(pk):
+        return lambda: webhook_payload(CustomerSerializer, _customer_queryset_for_payload().get(pk=pk))
+
+    for pk in customer_ids:
+        webhook_emit(event="customer.updated", object_id=pk, payload_builder=payload_of(pk))
+
+
+def _customer_queryset_for_payload():
+    return Customer.objects.select_related("owner").prefetch_related("tags")

@@ -23,8 +23,9 @@ class CustomersConfig(AppConfig):
         register_exporter(EXPORTER)
 
         # Webhooks (core/webhooks.py) for the customer events.
-        from customers.api import on_customer_created, on_customer_updated
-        from customers.signals import customer_created, customer_updated
+        from customers.api import on_customer_created, on_customer_updated, on_customers_updated
+        from customers.signals import customer_created, customer_updated, customers_updated
 
         customer_created.connect(on_customer_created, dispatch_uid="customers.webhook_created")
         customer_updated.connect(on_customer_updated, dispatch_uid="customers.webhook_updated")
+        customers_updated.connect(on_customers_updated, dispatch_uid="customers.webhook_bulk_updated")

@@ -40,7 +40,7 @@ from customers.forms import staff_choices
 from customers.models import ConsentRecord, Contact, Customer, PrivacyRequest, Tag, pool_for_team
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
 from customers.services import _refresh_contact_derived, _refresh_derived, _tag_names
-from customers.signals import customer_created
+from customers.signals import customer_created, customers_updated
 
 TAG_SEPARATORS = str.maketrans({"，": ",", "；": ",", ";": ",", "、": ",", "|": ",", "/": ","})
 # Fields an "update" may change on an existing customer (ownership never: that goes through
@@ -803,6 +803,7 @@ class CustomerImporter(Importer):
             default_user=user,
             default_change_reason="import",
         )
+        customers_updated.send(sender=Customer, customer_ids=[customer.pk], user=user)  # webhooks
         if "marketing_consent" in after:
             _consent_changed(customer, user=user, source=ConsentRecord.Source.IMPORT)
         return Outcome(row.number, "updated", object_id=customer.pk, before=before, after=after)
@@ -892,6 +893,7 @@ def _restore(customer_id: int, before: dict, after: dict, user: User) -> tuple[i
             default_user=user,
             default_change_reason="import undone",
         )
+        customers_updated.send(sender=Customer, customer_ids=[customer.pk], user=user)
         if "marketing_consent" in changed:
             _consent_changed(customer, user=user, source=ConsentRecord.Source.IMPORT_UNDONE)
     return (1 if changed or after.get("contacts_added") else 0), conflicts

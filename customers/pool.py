@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from core.models import User
 from core.notifications import notify
 from customers.models import Customer, CustomerPool, CustomerPoolTeam, PoolEvent, pool_for_team
+from customers.signals import customers_updated
 
 AUTO_RETURN_JOB_NAME = "pool_auto_return"
 # PoolEvent.reason of an automatic return: which rule, and its number of days.
@@ -107,6 +108,7 @@ def _record_history(customer_id: int, user: User | None, reason: str) -> Custome
     Customer.history.bulk_history_create(
         [customer], update=True, default_user=user, default_change_reason=reason
     )
+    customers_updated.send(sender=Customer, customer_ids=[customer.pk], user=user)  # webhooks
     return customer
 
 

@@ -27,7 +27,7 @@ from customers.models import (
     pool_for_team,
 )
 from customers.search import email_bidx, phone_bidx, refresh_search_fields
-from customers.signals import customer_created, customer_updated, customer_verified
+from customers.signals import customer_created, customer_updated, customer_verified, customers_updated
 
 
 def _normalise_personal_data(customer: Customer) -> None:
@@ -396,6 +396,7 @@ def _flush(batch: list[Customer], fields: list[str], user: User, reason: str) ->
         bulk_update_with_history(
             batch, Customer, fields, batch_size=500, default_user=user, default_change_reason=reason
         )
+        customers_updated.send(sender=Customer, customer_ids=[c.pk for c in batch], user=user)
     return len(batch)
 
 
@@ -623,6 +624,7 @@ def customer_merge(
     record = CustomerMerge.objects.create(
         survivor=survivor, merged=merged, merged_by=user, field_choices=taken, moved=moved
     )
+    customers_updated.send(sender=Customer, customer_ids=[survivor.pk], user=user)
     audit_log(
         actor=user,
         action=AuditLog.Action.MERGE,

@@ -13,3 +13,8 @@ customer_verified = Signal()
 # Sent by customer_update() after a person's edit (form or API) is saved; kwargs: customer,
 # user. Webhooks (customer.updated) listen.
 customer_updated = Signal()
+
+# Sent after changes to customers saved other than through customer_update(): bulk actions,
+# merges (the survivor), the pool (claim, release, return, assignment), import updates;
+# kwargs: customer_ids (list), user (or None for a job). Webhooks (customer.updated) listen.
+customers_updated = Signal()

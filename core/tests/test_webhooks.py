@@ -257,3 +257,61 @@ def test_a_real_worker_retries_after_the_back_off(settings, admin_user, rep):
     first, second = delivery.attempt_log.order_by("id")
     assert first.status_code == 500 and second.status_code == 200
     assert (second.at - first.at).total_seconds() >= 1.9
+
+
+def test_customer_updated_also_fires_for_bulk_changes_merges_and_pool_moves(
+    allow_private, admin_user, rep, teammate, manager, django_capture_on_commit_callbacks
+):
+    from customers.models import Customer
+    from customers.pool import pool_customer_claim, pool_customer_release
+    from customers.services import customer_merge, customers_bulk_assign_owner
+    from customers.tests.factories import CustomerFactory
+
+    first, second = CustomerFactory(owner=rep, name="甲"), CustomerFactory(owner=rep, name="乙")
+    with Receiver() as receiver:
+        webhook_endpoint_create(url=receiver.url, events=["customer.updated"], user=admin_user)
+        with django_capture_on_commit_callbacks(execute=True):
+            customers_bulk_assign_owner(
+                customers=Customer.objects.filter(pk__in=[first.pk, second.pk]), owner=teammate, user=manager
+            )
+        with django_capture_on_commit_callbacks(execute=True):
+            customer_merge(survivor=first, merged=second, choices={}, user=admin_user)
+        with django_capture_on_commit_callbacks(execute=True):
+            pool_customer_release(
+                customer=Customer.objects.get(pk=first.pk), user=teammate, reason="不再跟进"
+            )
+        with django_capture_on_commit_callbacks(execute=True):
+            pool_customer_claim(customer=Customer.objects.get(pk=first.pk), user=rep)
+    events = [json.loads(r["body"]) for r in receiver.requests]
+    assert [(e["event"], e["id"]) for e in events] == [
+        ("customer.updated", first.pk),
+        ("customer.updated", second.pk),
+        ("customer.updated", first.pk),  # the merge's survivor
+        ("customer.updated", first.pk),  # released to the pool
+        ("customer.updated", first.pk),  # claimed
+    ]
+    assert events[0]["payload"]["owner"] == teammate.pk
+    assert events[-1]["payload"]["owner"] == rep.pk
+
+
+def test_bulk_changes_read_nothing_more_when_nobody_listens(rep, manager, django_assert_max_num_queries):
+    from customers.models import Customer
+    from customers.services import customers_bulk_assign_owner
+    from customers.tests.factories import CustomerFactory
+
+    customers = [CustomerFactory(owner=manager) for _ in range(5)]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        customers_bulk_assign_owner(
+            customers=Customer.objects.filter(pk__in=[c.pk for c in customers]), owner=rep, user=manager
+        )
+    assert not any(
+        "core_webhookendpoint" in q["sql"] and "customers_customer" in q["sql"]
+        for q in queries.captured_queries
+    )
+    assert (
+        sum('FROM "customers_customer"' in q["sql"] and "WHERE" in q["sql"] for q in queries.captured_queries)
+        < 5
+    )
