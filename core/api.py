@@ -51,9 +51,8 @@ def django_errors(exc) -> dict[str, list[str]]:
     """A django ValidationError as the API's error body: {field: [messages]}."""
     key = api_settings.NON_FIELD_ERRORS_KEY
     if hasattr(exc, "error_dict"):
-        return {
-            (key if f == "__all__" else f): [str(m) for m in e.messages] for f, e in exc.error_dict.items()
-        }
+        # message_dict: field → its messages (error_dict holds lists of ValidationErrors).
+        return {(key if f == "__all__" else f): [str(m) for m in ms] for f, ms in exc.message_dict.items()}
     return {key: [str(m) for m in exc.messages]}
 
 

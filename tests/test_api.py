@@ -362,3 +362,15 @@ def test_a_task_is_completed_and_reopened_through_the_services(rep, service):
     assert client.post(f"/api/v1/tasks/{w.task.pk}/reopen/").json()["status"] == "open"
     # Customer service sees the task but may not act on it (as on the page).
     assert ApiClient(service).post(f"/api/v1/tasks/{w.task.pk}/complete/").status_code == 403
+
+
+def test_a_services_field_error_is_a_400_under_its_field(rep):
+    # Found by schemathesis: the task service refuses a reminder after the due time with a
+    # ValidationError({field: message}), which the error handler turned into a 500.
+    api = ApiClient(rep)
+    response = api.post(
+        "/api/v1/tasks/",
+        {"title": "回访", "due_at": "2026-06-03T10:00:00+08:00", "remind_at": "2026-06-04T10:00:00+08:00"},
+    )
+    assert response.status_code == 400, response.content
+    assert "remind_at" in response.json()

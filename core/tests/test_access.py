@@ -1,11 +1,13 @@
-"""Every page requires login, except the login page itself and the language switch; the REST
-API answers 401 instead of sending to the login page."""
+"""Every page requires login, except the login page itself, the language switch, the health
+check, the public lead forms and the unsubscribe links (their own tests check them:
+sales/tests/test_webforms.py, marketing/tests); the REST API answers 401 instead of sending to
+the login page."""
 
 import pytest
 
 from core.tests.url_walk import walk_urls
 
-PUBLIC = {"login", "core:set_language", "core:health"}
+PUBLIC = {"login", "core:set_language", "core:health", "webforms:public", "marketing:unsubscribe"}
 ALL_URLS = sorted({u for u in walk_urls() if u.name not in PUBLIC}, key=lambda u: u.path)
 
 
