@@ -31,7 +31,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from core import custom_fields
 from core.api_auth import ApiTokenScheme  # noqa: F401  (registers the OpenAPI security scheme)
 from core.audit import audit_log
-from core.models import AuditLog, User
+from core.models import AuditLog, CustomField, User
 from core.pagination import SortOption, keyset_page
 
 # --- errors and language -----------------------------------------------------------------------
@@ -376,7 +376,7 @@ class FormSerializer(serializers.ModelSerializer):
             f"{custom_fields.FORM_PREFIX}{key}": (
                 # A yes/no field's form takes "true"/"false"; JSON sends true/false.
                 ("true" if value else "false")
-                if isinstance(value, bool) and kinds[key] == "yes_no"
+                if isinstance(value, bool) and kinds[key] == CustomField.Kind.YES_NO
                 else value
             )
             for key, value in custom.items()

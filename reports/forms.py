@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Team, User
-from reports.scope import DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS, sees_all, teams_for
+from reports.scope import DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS, Period, sees_all, teams_for
 
 
 class PeriodForm(forms.Form):
@@ -57,5 +57,5 @@ class PeriodForm(forms.Form):
 
 def default_period() -> tuple[date, date]:
     """The last DEFAULT_PERIOD_DAYS days, today included."""
-    end = timezone.localdate()
-    return end - timedelta(days=DEFAULT_PERIOD_DAYS - 1), end
+    period = Period.default()
+    return period.start, period.end

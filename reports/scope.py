@@ -68,6 +68,12 @@ class Period:
         """The first moment after the period."""
         return _aware(self.end + timedelta(days=1))
 
+    @classmethod
+    def default(cls, today: date | None = None) -> "Period":
+        """The last DEFAULT_PERIOD_DAYS days, `today` (the site's today) included."""
+        end = today or timezone.localdate()
+        return cls(end - timedelta(days=DEFAULT_PERIOD_DAYS - 1), end)
+
     def previous(self) -> "Period":
         """The period of the same length just before this one."""
         end = self.start - timedelta(days=1)

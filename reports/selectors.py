@@ -141,17 +141,26 @@ def _seconds_per(seconds: int, count: int) -> timedelta | None:
     return timedelta(seconds=seconds / count) if count else None
 
 
-def _counted_for_period(period: Period) -> bool:
+# "Read the latest refresh": the default of the `refreshed` arguments below, for callers that
+# have not read it already (the dashboard view has, and passes it on).
+LATEST = object()
+
+
+def _counted_for_period(period: Period, refreshed=LATEST) -> bool:
     """Whether the latest refresh counted the per-period figures (active customers, top
     customers) for this period: the default one, which most visits ask for."""
-    latest = FigureRefresh.objects.order_by("-finished_at").values("period_start", "period_end").first()
-    return latest is not None and (latest["period_start"], latest["period_end"]) == (period.start, period.end)
+    if refreshed is LATEST:
+        refreshed = FigureRefresh.objects.order_by("-finished_at").only("period_start", "period_end").first()
+    return refreshed is not None and (refreshed.period_start, refreshed.period_end) == (
+        period.start,
+        period.end,
+    )
 
 
-def _contacted(scope: Scope, period: Period, prev: Period) -> dict[str, int]:
+def _contacted(scope: Scope, period: Period, prev: Period, refreshed=LATEST) -> dict[str, int]:
     """Customers with an interaction in the period and in the one before (distinct: not a
     sum of days)."""
-    if _counted_for_period(period):
+    if _counted_for_period(period, refreshed):
         rows = scope.figures(DailyFigure.Metric.CONTACTED).filter(day__in=[period.start, prev.start])
         sums = rows.aggregate(
             now=Coalesce(Sum("count", filter=Q(day=period.start)), 0),
@@ -168,7 +177,7 @@ def _contacted(scope: Scope, period: Period, prev: Period) -> dict[str, int]:
     )
 
 
-def key_figures(scope: Scope, period: Period) -> dict[str, Figure]:
+def key_figures(scope: Scope, period: Period, *, refreshed=LATEST) -> dict[str, Figure]:
     """Dated figures from the pre-computed days and "now" figures from the latest snapshot
     (reports/services.py); active customers (distinct over the period) from the interactions."""
     prev = period.previous()
@@ -177,7 +186,7 @@ def key_figures(scope: Scope, period: Period) -> dict[str, Figure]:
     deals = {"record_owner": True, "team_field": "record_team"}
 
     new = _now_and_before(scope.figures(M.NEW_CUSTOMERS), period, prev, new="count")
-    contacted = _contacted(scope, period, prev)
+    contacted = _contacted(scope, period, prev, refreshed)
     revenue = _now_and_before(scope.figures(M.REVENUE, record_owner=True), period, prev, revenue="amount")
     won = _now_and_before(scope.figures(M.WON, **deals), period, prev, won="count", seconds="seconds")
     lost = _now_and_before(scope.figures(M.LOST, **deals), period, prev, lost="count")
@@ -465,8 +474,8 @@ def interactions_chart(scope: Scope, period: Period) -> Chart:
     return chart
 
 
-def _top_customers(scope: Scope, period: Period) -> list[dict]:
-    if _counted_for_period(period):
+def _top_customers(scope: Scope, period: Period, refreshed=LATEST) -> list[dict]:
+    if _counted_for_period(period, refreshed):
         top = list(
             scope.figures(DailyFigure.Metric.TOP_CUSTOMERS)
             .filter(day=period.start)
@@ -487,8 +496,8 @@ def _top_customers(scope: Scope, period: Period) -> list[dict]:
     )
 
 
-def top_customers_chart(scope: Scope, period: Period) -> Chart:
-    rows = _top_customers(scope, period)
+def top_customers_chart(scope: Scope, period: Period, *, refreshed=LATEST) -> Chart:
+    rows = _top_customers(scope, period, refreshed)
     chart = Chart("top_customers", _("Top 10 customers by spend"), "bars", _("Spend"), money=True)
     chart.points = [
         Point(
@@ -526,14 +535,16 @@ def tickets_chart(scope: Scope, period: Period) -> Chart:
 CHARTS = ("new_customers", "revenue", "pipeline", "tiers", "interactions", "top_customers", "tickets")
 
 
-def dashboard_charts(scope: Scope, period: Period, by_tier: list[Figure]) -> dict[str, Chart]:
+def dashboard_charts(
+    scope: Scope, period: Period, by_tier: list[Figure], *, refreshed=LATEST
+) -> dict[str, Chart]:
     return {
         "new_customers": new_customers_chart(scope, period),
         "revenue": revenue_chart(scope, period),
         "pipeline": pipeline_chart(scope),
         "tiers": tier_chart(by_tier),
         "interactions": interactions_chart(scope, period),
-        "top_customers": top_customers_chart(scope, period),
+        "top_customers": top_customers_chart(scope, period, refreshed=refreshed),
         "tickets": tickets_chart(scope, period),
     }
 

@@ -36,7 +36,7 @@ from core.db import bulk_insert
 from customers.models import Customer
 from interactions.models import Interaction, Task, Ticket
 from reports.models import Figure, FigureRefresh
-from reports.scope import DEFAULT_PERIOD_DAYS, Period
+from reports.scope import Period
 from sales.models import Opportunity, Order, PipelineStage
 
 M = Figure.Metric
@@ -164,12 +164,6 @@ def _queries(since: date | None, now: datetime) -> Iterator[tuple[str, QuerySet]
     )
 
 
-def _default_periods(now: datetime) -> tuple[Period, Period]:
-    end = timezone.localtime(now).date()
-    period = Period(end - timedelta(days=DEFAULT_PERIOD_DAYS - 1), end)
-    return period, period.previous()
-
-
 def _period_figures(period: Period, previous: Period) -> Iterator[Figure]:
     """Active customers (distinct, so not a sum of days) of the default period and the one
     before, and the top customers by spend of the default period: per customer team and owner.
@@ -265,7 +259,8 @@ def figures_refresh(*, since: date | None = None, now: datetime | None = None) -
     counts: dict[str, int] = {}
     for metric, qs in _queries(since, now):
         counts[metric] = _write(_figures(metric, qs.order_by().iterator(chunk_size=BATCH)))
-    period, previous = _default_periods(now)
+    period = Period.default(timezone.localtime(now).date())
+    previous = period.previous()
     counts["period"] = _write(_period_figures(period, previous))
     FigureRefresh.objects.create(
         started_at=started,

@@ -60,9 +60,9 @@ def index(request: HttpRequest) -> HttpResponse:
     if refreshed is None:
         _start_refresh()  # a new installation: the job has not run yet
         refreshed = last_refresh()  # (done already when tasks run in-process)
-    figures = key_figures(scope, period)
+    figures = key_figures(scope, period, refreshed=refreshed)
     by_stage, by_tier = customer_breakdown(scope)
-    charts = dashboard_charts(scope, period, by_tier)
+    charts = dashboard_charts(scope, period, by_tier, refreshed=refreshed)
     query = request.GET.urlencode()
     ctx = {
         "form": form,
